@@ -1,0 +1,491 @@
+//! One record as one JSON line: the fixed fields first, then the context.
+
+use std::fmt::{self, Write as _};
+use std::io::Write as _;
+use std::ops::Range;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use slog::{Key, OwnedKVList, Record, Serializer, KV};
+
+use crate::Level;
+
+/// Key under which the front of the channel stamps the time of the logging
+/// call, in Unix milliseconds; it never reaches the file as a field.
+pub(crate) const STAMP_KEY: &str = "log_json::stamp_ms";
+
+/// Key holding the event type of a record.
+const EVENT_TYPE: &str = "event_type";
+
+/// Event type of a record that names none.
+const DEFAULT_EVENT_TYPE: &str = "log";
+
+/// Fixed field names a context key may not repeat; such a key is written
+/// with the prefix `kv_` so every key of a line stays unique.
+const FIXED: [&str; 4] = ["timestamp", "logger", "level", "message"];
+
+/// Writes records as JSON lines; holds what stays the same between lines.
+#[derive(Debug)]
+pub(crate) struct Formatter {
+    /// The `logger` value, already a JSON string with its quotes.
+    logger: String,
+}
+
+/// Buffers reused from one record to the next.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    /// JSON text of the context values, back to back.
+    values: Vec<u8>,
+    /// Each context key with the range of its value in `values`.
+    entries: Vec<(Key, Range<usize>)>,
+    /// Text of a formatted message or argument.
+    text: String,
+    /// The second last formatted and its `YYYY-MM-DDTHH:MM:SS` text.
+    second: Option<(u64, String)>,
+}
+
+impl Formatter {
+    /// A formatter writing `logger` in every line.
+    pub(crate) fn new(logger: &str) -> Formatter {
+        Formatter { logger: json_string(logger) }
+    }
+
+    /// Appends the line of `record` (with its trailing newline) to `out`.
+    pub(crate) fn format(
+        &self,
+        record: &Record<'_>,
+        values: &OwnedKVList,
+        scratch: &mut Scratch,
+        out: &mut Vec<u8>,
+    ) {
+        scratch.values.clear();
+        scratch.entries.clear();
+
+        // Record keys first so that they win over the logger's.
+        let mut stamp = None;
+        let mut collect = Collect {
+            values: &mut scratch.values,
+            entries: &mut scratch.entries,
+            text: &mut scratch.text,
+            stamp: &mut stamp,
+            first_of_source: 0,
+        };
+        let _ = record.kv().serialize(record, &mut collect);
+        collect.first_of_source = collect.entries.len();
+        let _ = values.serialize(record, &mut collect);
+
+        let stamp_ms = stamp.unwrap_or_else(now_ms);
+        out.extend_from_slice(b"{\"timestamp\":\"");
+        write_timestamp(stamp_ms, &mut scratch.second, out);
+        out.extend_from_slice(b"\",\"logger\":");
+        out.extend_from_slice(self.logger.as_bytes());
+        out.extend_from_slice(b",\"level\":\"");
+        out.extend_from_slice(
+            Level::from_slog(record.level()).as_str().as_bytes(),
+        );
+
+        // The event type has a fixed place and is not repeated later.
+        out.extend_from_slice(b"\",\"event_type\":");
+        let event = scratch.entries.iter().position(|(k, _)| *k == EVENT_TYPE);
+        match &event {
+            Some(i) => {
+                let range = scratch.entries[*i].1.clone();
+                out.extend_from_slice(&scratch.values[range]);
+            }
+            None => {
+                out.push(b'"');
+                out.extend_from_slice(DEFAULT_EVENT_TYPE.as_bytes());
+                out.push(b'"');
+            }
+        }
+
+        out.extend_from_slice(b",\"message\":");
+        let msg = record.msg();
+        match msg.as_str() {
+            Some(text) => write_json_str(text, out),
+            None => {
+                scratch.text.clear();
+                let _ = scratch.text.write_fmt(*msg);
+                write_json_str(&scratch.text, out);
+            }
+        }
+
+        for (i, (key, range)) in scratch.entries.iter().enumerate() {
+            if Some(i) == event {
+                continue;
+            }
+            out.push(b',');
+            if FIXED.contains(key) {
+                scratch.text.clear();
+                scratch.text.push_str("kv_");
+                scratch.text.push_str(key);
+                write_json_str(&scratch.text, out);
+            } else {
+                write_json_str(key, out);
+            }
+            out.push(b':');
+            out.extend_from_slice(&scratch.values[range.clone()]);
+        }
+        out.extend_from_slice(b"}\n");
+    }
+}
+
+/// The current time in Unix milliseconds.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A JSON string literal, quotes included.
+fn json_string(text: &str) -> String {
+    let mut out = Vec::with_capacity(text.len() + 2);
+    write_json_str(text, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends `text` as a JSON string: quotes, newlines and every control
+/// character escaped, so a line can never be split or forged by its data.
+fn write_json_str(text: &str, out: &mut Vec<u8>) {
+    // Writing to a Vec cannot fail, and serde_json escapes every control
+    // character below U+0020.
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
+/// Appends `2025-12-28T15:30:00.123Z` for `ms` after the Unix epoch.
+fn write_timestamp(
+    ms: u64,
+    cache: &mut Option<(u64, String)>,
+    out: &mut Vec<u8>,
+) {
+    let secs = ms / 1000;
+
+    // Most lines share their second with the line before.
+    let fresh = !matches!(cache, Some((s, _)) if *s == secs);
+    if fresh {
+        let at = time::OffsetDateTime::from_unix_timestamp(secs as i64)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let mut text = String::with_capacity(20);
+        let _ = write!(
+            text,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            at.year(),
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second()
+        );
+        *cache = Some((secs, text));
+    }
+    if let Some((_, text)) = cache {
+        out.extend_from_slice(text.as_bytes());
+    }
+    let _ = write!(out, ".{:03}Z", ms % 1000);
+}
+
+/// Gathers the key-values of a record and its logger, each key once.
+struct Collect<'a> {
+    values: &'a mut Vec<u8>,
+    entries: &'a mut Vec<(Key, Range<usize>)>,
+    text: &'a mut String,
+    stamp: &'a mut Option<u64>,
+    /// Index of the first entry from the source being serialized now; a
+    /// key seen before it came from a source that wins.
+    first_of_source: usize,
+}
+
+impl Collect<'_> {
+    /// Stores the value that `write` appends, unless the key is taken.
+    fn put(
+        &mut self,
+        key: Key,
+        write: impl FnOnce(&mut Vec<u8>, &mut String),
+    ) -> slog::Result {
+        let earlier = &self.entries[..self.first_of_source];
+        if earlier.iter().any(|(k, _)| *k == key) {
+            return Ok(());
+        }
+
+        let start = self.values.len();
+        write(self.values, self.text);
+        let range = start..self.values.len();
+
+        // Within one source slog hands over the last-written pair first,
+        // so the first one seen is the one that stands.
+        let current = &self.entries[self.first_of_source..];
+        if current.iter().any(|(k, _)| *k == key) {
+            self.values.truncate(start);
+            return Ok(());
+        }
+        self.entries.push((key, range));
+        Ok(())
+    }
+
+    fn put_display(
+        &mut self,
+        key: Key,
+        value: impl fmt::Display,
+    ) -> slog::Result {
+        self.put(key, |out, _| {
+            let _ = write!(out, "{value}");
+        })
+    }
+}
+
+impl Serializer for Collect<'_> {
+    fn emit_arguments(
+        &mut self,
+        key: Key,
+        val: &fmt::Arguments<'_>,
+    ) -> slog::Result {
+        self.put(key, |out, text| match val.as_str() {
+            Some(s) => write_json_str(s, out),
+            None => {
+                text.clear();
+                let _ = text.write_fmt(*val);
+                write_json_str(text, out);
+            }
+        })
+    }
+
+    fn emit_str(&mut self, key: Key, val: &str) -> slog::Result {
+        self.put(key, |out, _| write_json_str(val, out))
+    }
+
+    fn emit_char(&mut self, key: Key, val: char) -> slog::Result {
+        let mut buf = [0u8; 4];
+        let s: &str = val.encode_utf8(&mut buf);
+        self.put(key, |out, _| write_json_str(s, out))
+    }
+
+    fn emit_bool(&mut self, key: Key, val: bool) -> slog::Result {
+        self.put_display(key, val)
+    }
+
+    fn emit_unit(&mut self, key: Key) -> slog::Result {
+        self.put(key, |out, _| out.extend_from_slice(b"null"))
+    }
+
+    fn emit_none(&mut self, key: Key) -> slog::Result {
+        self.put(key, |out, _| out.extend_from_slice(b"null"))
+    }
+
+    fn emit_u8(&mut self, key: Key, val: u8) -> slog::Result {
+        self.put_display(key, val)
+    }
+    fn emit_i8(&mut self, key: Key, val: i8) -> slog::Result {
+        self.put_display(key, val)
+    }
+    fn emit_u16(&mut self, key: Key, val: u16) -> slog::Result {
+        self.put_display(key, val)
+    }
+    fn emit_i16(&mut self, key: Key, val: i16) -> slog::Result {
+        self.put_display(key, val)
+    }
+    fn emit_u32(&mut self, key: Key, val: u32) -> slog::Result {
+        self.put_display(key, val)
+    }
+    fn emit_i32(&mut self, key: Key, val: i32) -> slog::Result {
+        self.put_display(key, val)
+    }
+    fn emit_i64(&mut self, key: Key, val: i64) -> slog::Result {
+        self.put_display(key, val)
+    }
+    fn emit_usize(&mut self, key: Key, val: usize) -> slog::Result {
+        self.put_display(key, val)
+    }
+    fn emit_isize(&mut self, key: Key, val: isize) -> slog::Result {
+        self.put_display(key, val)
+    }
+    fn emit_u128(&mut self, key: Key, val: u128) -> slog::Result {
+        self.put_display(key, val)
+    }
+    fn emit_i128(&mut self, key: Key, val: i128) -> slog::Result {
+        self.put_display(key, val)
+    }
+
+    fn emit_u64(&mut self, key: Key, val: u64) -> slog::Result {
+        if key == STAMP_KEY {
+            if self.stamp.is_none() {
+                *self.stamp = Some(val);
+            }
+            return Ok(());
+        }
+        self.put_display(key, val)
+    }
+
+    fn emit_f32(&mut self, key: Key, val: f32) -> slog::Result {
+        self.emit_f64(key, f64::from(val))
+    }
+
+    fn emit_f64(&mut self, key: Key, val: f64) -> slog::Result {
+        // JSON has no NaN or infinity; serde_json writes them as null.
+        self.put(key, |out, _| {
+            let _ = serde_json::to_writer(&mut *out, &val);
+        })
+    }
+
+    fn emit_serde(
+        &mut self,
+        key: Key,
+        value: &dyn slog::SerdeValue,
+    ) -> slog::Result {
+        self.put(key, |out, text| {
+            let start = out.len();
+            if let Err(err) = serde_json::to_writer(&mut *out, value.as_serde())
+            {
+                // Keep the line valid: the value becomes the reason.
+                out.truncate(start);
+                text.clear();
+                let _ = write!(text, "unserializable value: {err}");
+                write_json_str(text, out);
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    /// Formats one record logged through `log` and returns it parsed.
+    fn line_of(f: impl FnOnce(&slog::Logger)) -> (String, Value) {
+        use std::sync::{Arc, Mutex};
+
+        struct Capture(Arc<Mutex<Vec<u8>>>, Formatter);
+        impl slog::Drain for Capture {
+            type Ok = ();
+            type Err = slog::Never;
+            fn log(
+                &self,
+                record: &Record<'_>,
+                values: &OwnedKVList,
+            ) -> Result<(), slog::Never> {
+                let mut scratch = Scratch::default();
+                let mut out = self.0.lock().unwrap();
+                self.1.format(record, values, &mut scratch, &mut out);
+                Ok(())
+            }
+        }
+
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let drain = Capture(buf.clone(), Formatter::new("MaestraBackend"));
+        let root = slog::Logger::root(drain, slog::o!("service" => "svc"));
+        f(&root);
+        let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+        let value = serde_json::from_str(text.trim_end()).unwrap();
+        (text, value)
+    }
+
+    #[test]
+    fn fixed_fields_come_first_in_order() {
+        let (text, v) = line_of(|log| {
+            slog::info!(log, "Request received";
+                "event_type" => "request_received", "request_id" => "r1");
+        });
+        assert!(text.starts_with("{\"timestamp\":\""), "{text}");
+        let order = ["timestamp", "logger", "level", "event_type", "message"];
+        let mut at = 0;
+        for key in order {
+            let pos = text.find(&format!("\"{key}\":")).unwrap();
+            assert!(pos >= at, "{key} out of order in {text}");
+            at = pos;
+        }
+        assert_eq!(v["logger"], "MaestraBackend");
+        assert_eq!(v["level"], "INFO");
+        assert_eq!(v["event_type"], "request_received");
+        assert_eq!(v["message"], "Request received");
+        assert_eq!(v["request_id"], "r1");
+        assert_eq!(v["service"], "svc");
+        assert_eq!(text.matches("event_type").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn timestamp_is_rfc3339_utc_with_milliseconds() {
+        let (_, v) = line_of(|log| slog::warn!(log, "x"));
+        let ts = v["timestamp"].as_str().unwrap();
+        assert_eq!(ts.len(), 24, "{ts}");
+        assert!(ts.ends_with('Z'), "{ts}");
+        let format = time::format_description::well_known::Rfc3339;
+        time::OffsetDateTime::parse(ts, &format).unwrap();
+        assert_eq!(v["level"], "WARNING");
+        assert_eq!(v["event_type"], "log");
+    }
+
+    #[test]
+    fn stamp_sets_the_timestamp_and_is_not_written() {
+        let (text, v) = line_of(|log| {
+            slog::info!(log, "x"; STAMP_KEY => 1_766_935_800_123u64);
+        });
+        assert_eq!(v["timestamp"], "2025-12-28T15:30:00.123Z");
+        assert!(!text.contains("stamp_ms"), "{text}");
+    }
+
+    #[test]
+    fn record_value_wins_and_each_key_appears_once() {
+        let (text, v) = line_of(|log| {
+            let child = log.new(slog::o!("user_id" => "logger", "a" => 1));
+            slog::info!(child, "x"; "user_id" => "first", "user_id" => "last");
+        });
+        assert_eq!(v["user_id"], "last", "{text}");
+        assert_eq!(text.matches("\"user_id\"").count(), 1, "{text}");
+        assert_eq!(v["a"], 1);
+    }
+
+    #[test]
+    fn values_keep_their_json_types() {
+        let (_, v) = line_of(|log| {
+            slog::info!(log, "x"; "n" => 42u16, "neg" => -7i64,
+                "f" => 1.5f64, "nan" => f64::NAN, "b" => true,
+                "none" => None::<u8>, "c" => 'é',
+                "fmt" => format_args!("{}-{}", 1, 2));
+        });
+        assert_eq!(v["n"], 42);
+        assert_eq!(v["neg"], -7);
+        assert_eq!(v["f"], 1.5);
+        assert!(v["nan"].is_null());
+        assert_eq!(v["b"], true);
+        assert!(v["none"].is_null());
+        assert_eq!(v["c"], "é");
+        assert_eq!(v["fmt"], "1-2");
+    }
+
+    #[test]
+    fn serde_values_are_nested() {
+        let (_, v) = line_of(|log| {
+            let nested = serde_json::json!({"a": [1, 2], "b": {"c": null}});
+            slog::info!(log, "x"; "obj" => slog::Serde(nested));
+        });
+        assert_eq!(v["obj"]["a"][1], 2);
+        assert!(v["obj"]["b"]["c"].is_null());
+    }
+
+    #[test]
+    fn control_characters_cannot_break_the_line() {
+        let evil = "a\nb\r\n{\"level\":\"CRITICAL\"}\u{0}\u{1b}[31m\t\"";
+        let (text, v) = line_of(|log| {
+            slog::info!(log, "{}", evil; "message_preview" => evil,
+                "event_type" => evil);
+        });
+        assert_eq!(text.matches('\n').count(), 1, "{text:?}");
+        assert!(text.ends_with("}\n"));
+        assert!(!text.bytes().any(|b| b < 0x20 && b != b'\n'), "{text:?}");
+        assert_eq!(v["message"], evil);
+        assert_eq!(v["message_preview"], evil);
+        assert_eq!(v["event_type"], evil);
+        assert_eq!(v["level"], "INFO");
+    }
+
+    #[test]
+    fn context_keys_cannot_repeat_fixed_fields() {
+        let (text, v) = line_of(|log| {
+            slog::error!(log, "real"; "level" => "fake", "message" => "m2");
+        });
+        assert_eq!(v["level"], "ERROR");
+        assert_eq!(v["message"], "real");
+        assert_eq!(v["kv_level"], "fake");
+        assert_eq!(v["kv_message"], "m2");
+        assert_eq!(text.matches("\"level\"").count(), 1);
+    }
+}

@@ -1,0 +1,71 @@
+//! A slog drain writing one JSON object per line to size-rotated files:
+//! an all-levels log and an error-only log, for any 8825 service.
+//!
+//! ```
+//! use log_json::{Level, LogConfig};
+//! use slog::info;
+//!
+//! # let dir = tempfile::tempdir()?;
+//! let (log, guard) = LogConfig::new(dir.path()).level(Level::Info).build()?;
+//! info!(log, "Request received";
+//!     "event_type" => "request_received", "request_id" => "req_1");
+//! guard.shutdown();
+//!
+//! let text = std::fs::read_to_string(dir.path().join("maestra_backend.log"))?;
+//! let line: serde_json::Value = serde_json::from_str(text.trim_end())?;
+//! assert_eq!(line["event_type"], "request_received");
+//! assert_eq!(line["level"], "INFO");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Line format
+//!
+//! `timestamp` (RFC 3339 UTC with milliseconds, taken when the record is
+//! logged), `logger`, `level` (`DEBUG`, `INFO`, `WARNING`, `ERROR`,
+//! `CRITICAL`), `event_type` (the record's `event_type` key, `"log"` when
+//! absent), `message`, then every other key of the record and its logger.
+//! A record key wins over a logger key of the same name, and each key
+//! appears once; a context key named like a fixed field is written with
+//! the prefix `kv_`. Numbers and booleans stay JSON numbers and booleans,
+//! `slog::Serde` values are nested. Every string is JSON-escaped, so a
+//! record is always exactly one line.
+//!
+//! # Delivery
+//!
+//! Records pass through a bounded channel to one writer thread. A full
+//! channel never blocks the caller: the record is dropped and counted
+//! ([`LogHandle::dropped`]), and once there is room a `WARNING` line with
+//! `"event_type":"log_records_dropped"` and the `count` goes in the log.
+//! Each line reaches a file in a single write, so lines are never torn or
+//! interleaved. A failed write is counted ([`LogHandle::write_errors`]),
+//! marks the logs unhealthy until a write succeeds, and is printed to
+//! stderr at most once a minute, as a last resort; the next line reopens
+//! the file, creating the folder again if needed.
+//!
+//! # Known limits
+//!
+//! Lines reach the files unbuffered, one `write` per record per file,
+//! which keeps them whole and visible at once but caps throughput at what
+//! the system call allows. A process that exits without dropping the guard
+//! (`std::process::exit`, an abort) loses what is still queued.
+
+mod config;
+mod drain;
+mod error;
+mod format;
+mod guard;
+mod health;
+mod level;
+mod preview;
+pub mod rotate;
+
+pub use config::{
+    LogConfig, DEFAULT_ERROR_FILE_NAME, DEFAULT_FILE_NAME, DEFAULT_LOGGER_NAME,
+};
+pub use drain::DROPPED_EVENT;
+pub use error::Error;
+pub use guard::{LogGuard, LogHandle};
+pub use health::FileHealth;
+pub use level::Level;
+pub use preview::{preview, ELLIPSIS};
+pub use rotate::{RotateOptions, RotatingFile};
