@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use slog::{Drain, OwnedKVList, Record, KV};
-use slog_async::{AsyncCore, AsyncError};
+use slog_async::AsyncCore;
 
 use crate::format::{now_ms, Formatter, Scratch, STAMP_KEY};
 use crate::health::StderrReport;
@@ -39,10 +39,8 @@ pub(crate) struct Front {
 impl Front {
     /// Sends the record; a full or closed channel counts it as dropped.
     fn send(&self, record: &Record<'_>, values: &OwnedKVList) -> bool {
-        match self.core.log(record, values) {
-            Ok(()) => true,
-            Err(AsyncError::Full) | Err(_) => false,
-        }
+        // Full, or closed after shutdown: either way the record is lost.
+        self.core.log(record, values).is_ok()
     }
 
     /// Puts the count of unreported drops in the log, if there is room.

@@ -70,8 +70,10 @@ impl Formatter {
             first_of_source: 0,
         };
         let _ = record.kv().serialize(record, &mut collect);
-        collect.first_of_source = collect.entries.len();
+        let record_end = collect.entries.len();
+        collect.first_of_source = record_end;
         let _ = values.serialize(record, &mut collect);
+        let total = scratch.entries.len();
 
         let stamp_ms = stamp.unwrap_or_else(now_ms);
         out.extend_from_slice(b"{\"timestamp\":\"");
@@ -109,10 +111,14 @@ impl Formatter {
             }
         }
 
-        for (i, (key, range)) in scratch.entries.iter().enumerate() {
+        // slog hands over each source newest key first; writing both
+        // backwards gives the order of the source code, record first.
+        let order = (0..record_end).rev().chain((record_end..total).rev());
+        for i in order {
             if Some(i) == event {
                 continue;
             }
+            let (key, range) = &scratch.entries[i];
             out.push(b',');
             if FIXED.contains(key) {
                 scratch.text.clear();
@@ -420,6 +426,29 @@ mod tests {
         });
         assert_eq!(v["timestamp"], "2025-12-28T15:30:00.123Z");
         assert!(!text.contains("stamp_ms"), "{text}");
+    }
+
+    #[test]
+    fn context_keys_keep_source_order_record_first() {
+        let (text, _) = line_of(|log| {
+            let child = log.new(slog::o!("request_id" => "r", "k" => 1));
+            slog::info!(child, "x"; "surface_id" => "s", "user_id" => "u",
+                "conversation_id" => "c", "message_preview" => "m");
+        });
+        let keys = [
+            "surface_id",
+            "user_id",
+            "conversation_id",
+            "message_preview",
+            "service",
+            "request_id",
+            "k",
+        ];
+        let at: Vec<usize> = keys
+            .iter()
+            .map(|k| text.find(&format!("\"{k}\":")).unwrap())
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{text}");
     }
 
     #[test]
