@@ -14,7 +14,7 @@ use crate::config::{AlerterConfig, ConfigError};
 use crate::event::{DropReason, Enqueue, Outcome, Stats};
 use crate::transport::Transport;
 use crate::webhook::WebhookUrl;
-use crate::worker::{Reply, Shared, Worker};
+use crate::worker::{later, Reply, Shared, Worker};
 
 /// Sends alerts to one Slack webhook from its own thread.
 ///
@@ -178,7 +178,7 @@ impl Alerter {
             return Stats::default();
         };
 
-        if shared.shutdown(Instant::now() + wait) {
+        if shared.shutdown(later(Instant::now(), wait)) {
             let thread = self
                 .inner
                 .thread
@@ -202,7 +202,7 @@ impl Alerter {
 impl Drop for Inner {
     fn drop(&mut self) {
         if let Some(shared) = &self.shared {
-            shared.shutdown(Instant::now() + self.drain_on_drop);
+            shared.shutdown(later(Instant::now(), self.drain_on_drop));
         }
     }
 }

@@ -23,21 +23,24 @@ pub type EventCallback = Arc<dyn Fn(&DeliveryEvent) + Send + Sync>;
 /// Built with [`AlerterConfig::new`] (or [`AlerterConfig::disabled`], or
 /// [`AlerterConfig::from_env`]) and then the setters below.
 ///
-/// | setting | default | meaning |
+/// | setter | default | meaning |
 /// |---|---|---|
-/// | [`webhook`](Self::webhook) | none | no webhook: every call is [`Outcome::Disabled`](crate::Outcome::Disabled) |
-/// | [`cooldown`](Self::cooldown) | 300 s | repeats of a fold key inside it are folded (`MAESTRA_ALERT_COOLDOWN_S`) |
-/// | [`min_interval`](Self::min_interval) | 1 s | least time between two requests to the webhook |
-/// | [`max_attempts`](Self::max_attempts) | 4 | HTTP attempts per message, the first included |
-/// | [`backoff`](Self::backoff) | 1 s | wait before the 2nd attempt after a `5xx` or transport error; doubles each time |
-/// | [`max_backoff`](Self::max_backoff) | 30 s | cap of that doubling wait |
-/// | [`max_retry_after`](Self::max_retry_after) | 30 s | cap of a `429`'s `Retry-After` |
-/// | [`connect_timeout`](Self::connect_timeout) | 5 s | to open the connection (TCP and TLS) |
-/// | [`timeout`](Self::timeout) | 10 s | for a whole request, connection included |
-/// | [`queue_capacity`](Self::queue_capacity) | 256 | alerts waiting; more are dropped and counted |
-/// | [`drain_on_drop`](Self::drain_on_drop) | 2 s | how long dropping the last handle drains the queue |
-/// | [`on_event`](Self::on_event) | none | callback for sent, failed, dropped and folded |
-/// | [`clock`](Self::clock) | [`SystemClock`] | time source of the fold cooldown |
+/// | `webhook` | none | none: every call answers `Disabled` |
+/// | `cooldown` | 300 s | repeats of a fold key inside it are folded |
+/// | `min_interval` | 1 s | least time between two webhook requests |
+/// | `max_attempts` | 4 | HTTP attempts per message, the first included |
+/// | `backoff` | 1 s | first pause after a `5xx` or transport error |
+/// | `max_backoff` | 30 s | cap of that pause, which doubles per retry |
+/// | `max_retry_after` | 30 s | cap of a `429`'s `Retry-After` |
+/// | `connect_timeout` | 5 s | to open the connection (TCP and TLS) |
+/// | `timeout` | 10 s | for a whole request, connection included |
+/// | `queue_capacity` | 256 | waiting alerts; more are dropped, counted |
+/// | `drain_on_drop` | 2 s | queue drain when the last handle drops |
+/// | `on_event` | none | callback: sent, failed, dropped, folded |
+/// | `clock` | [`SystemClock`] | time source of the fold cooldown |
+///
+/// [`from_env`](Self::from_env) reads `cooldown` from
+/// `MAESTRA_ALERT_COOLDOWN_S`.
 #[derive(Clone)]
 pub struct AlerterConfig {
     pub(crate) webhook: Option<WebhookUrl>,
@@ -215,6 +218,8 @@ impl AlerterConfig {
 
     /// Sets the callback receiving every [`DeliveryEvent`]. It runs on the
     /// alerter's thread, so it should be quick; a panic in it is caught.
+    /// It should not own a clone of the [`Alerter`](crate::Alerter): the
+    /// alerter owns the callback, and the cycle would keep both alive.
     pub fn on_event(
         mut self,
         callback: impl Fn(&DeliveryEvent) + Send + Sync + 'static,

@@ -23,6 +23,13 @@ const FOLD_TABLE_SOFT_CAP: usize = 1024;
 /// Least room for folded and dropped events waiting for the thread.
 const MIN_NOTICE_ROOM: usize = 64;
 
+/// `base + by`, or a century later when that overflows: configured waits
+/// may be `Duration::MAX`, and an overflowing `Instant` would panic.
+pub(crate) fn later(base: Instant, by: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    base.checked_add(by).or_else(|| base.checked_add(CENTURY)).unwrap_or(base)
+}
+
 /// Where the outcome of one alert goes.
 pub(crate) enum Reply {
     /// Nobody waits ([`notify`](crate::Alerter::notify)).
@@ -222,7 +229,7 @@ impl Shared {
 
         // A request started before the shutdown may outlive the deadline
         // by its own timeout; a little slack lets a prompt answer land.
-        let give_up = deadline + Duration::from_millis(250);
+        let give_up = later(deadline, Duration::from_millis(250));
         while !st.finished {
             let now = Instant::now();
             if now >= give_up {
@@ -349,9 +356,9 @@ impl<'a> Worker<'a> {
 
         loop {
             // Pacing counts every request, retries included.
-            let mut start = Instant::now() + pause;
+            let mut start = later(Instant::now(), pause);
             if let Some(last) = self.last_request {
-                start = start.max(last + config.min_interval);
+                start = start.max(later(last, config.min_interval));
             }
             let Some(timeout) = self.wait_until(start) else {
                 let mut st = self.shared.lock();

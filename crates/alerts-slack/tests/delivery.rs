@@ -218,8 +218,9 @@ async fn overflow_drops_and_counts() {
     let dropped = |want: DropReason| {
         events
             .iter()
-            .filter(|e| {
-                matches!(e, DeliveryEvent::Dropped { reason, .. } if *reason == want)
+            .filter(|e| match e {
+                DeliveryEvent::Dropped { reason, .. } => *reason == want,
+                _ => false,
             })
             .count()
     };
@@ -274,5 +275,59 @@ async fn no_output_contains_the_secret() {
         for secret in SECRETS {
             assert!(!text.contains(secret), "{text}");
         }
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_callback_does_not_stop_delivery() {
+    let fake = FakeWebhook::start(vec![]);
+    let config = fast_config(&fake, &Arc::default())
+        .on_event(|_| panic!("callback failure on purpose"));
+    let alerter = Alerter::new(config);
+
+    for i in 0..2 {
+        let alert = Alert::new(Severity::Info, format!("Alert {i}"), "");
+        assert_eq!(alerter.alert(alert).await, Outcome::Sent);
+    }
+    assert_eq!(fake.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn huge_settings_do_not_panic() {
+    let fake = FakeWebhook::start(vec![]);
+    let config = fast_config(&fake, &Arc::default())
+        .cooldown(Duration::MAX)
+        .max_backoff(Duration::MAX)
+        .max_retry_after(Duration::MAX)
+        .drain_on_drop(Duration::MAX);
+    let alerter = Alerter::new(config);
+
+    assert_eq!(alerter.alert(error_alert()).await, Outcome::Sent);
+    assert_eq!(alerter.alert(error_alert()).await, Outcome::Folded);
+    assert_eq!(alerter.shutdown(Duration::MAX).sent, 1);
+}
+
+#[test]
+fn event_lines_name_slack_for_the_log() {
+    let events = [
+        DeliveryEvent::Sent {
+            title: "T".to_owned(),
+            severity: Severity::Info,
+            attempts: 1,
+            folded: 0,
+        },
+        DeliveryEvent::Failed {
+            title: "T".to_owned(),
+            severity: Severity::Error,
+            attempts: 4,
+            error: alerts_slack::DeliveryError::Rejected {
+                status: 400,
+                body: "invalid_payload".to_owned(),
+            },
+        },
+    ];
+    for event in events {
+        let line = event.to_string();
+        assert!(line.contains("Slack") && line.contains('T'), "{line}");
     }
 }

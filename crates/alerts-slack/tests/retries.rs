@@ -139,6 +139,7 @@ async fn client_errors_fail_at_once_with_slacks_text() {
         (403, "action_prohibited"),
         (404, "channel_not_found"),
         (410, "channel_is_archived"),
+        (302, "moved"),
     ];
     for (status, text) in cases {
         let fake = FakeWebhook::start(vec![Answer::status(status, text)]);
