@@ -31,8 +31,10 @@ mod aggregator;
 mod clock;
 mod histogram;
 mod paths;
+pub mod reader;
 mod record;
 mod snapshot;
+mod writer;
 
 pub use aggregator::{
     Aggregator, AggregatorConfig, DailyTotals, WindowStats, OTHER_SURFACE,
@@ -40,5 +42,9 @@ pub use aggregator::{
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use histogram::{LatencyHistogram, RELATIVE_ERROR};
 pub use paths::default_metrics_path;
+pub use reader::{today_totals, DayTotals, RecordReader};
 pub use record::RequestRecord;
 pub use snapshot::{Snapshot, SurfaceCounts, DURATION_BUCKETS_LE};
+pub use writer::{
+    JsonlWriter, WriterConfig, WriterError, WriterGuard, WriterStats,
+};

@@ -1,0 +1,297 @@
+//! [`JsonlWriter`]: appends records to the metrics file from a background
+//! thread, never blocking the caller.
+//!
+//! `submit` serialises the record on the caller's thread (one allocation,
+//! measured cheaper than cloning the record's strings for the writer
+//! thread) and hands the line to a bounded queue with `try_send`; a full
+//! queue drops the record and counts it. The writer thread gathers lines
+//! for up to `flush_interval` or `max_batch_bytes` and appends each batch
+//! with one `write` call, so lines are whole and never interleave.
+//!
+//! After a failed write or open the batch is kept and retried every
+//! `retry_interval`, reopening the file each time, so writing resumes by
+//! itself once the disk has room or the permission is back. Lines held
+//! for longer than `retry_for` are dropped and counted; while a batch is
+//! held, new records wait in the queue and are dropped when it is full.
+
+mod sink;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::record::RequestRecord;
+use sink::{close_budget, open_append, Sink};
+
+/// Settings of a [`JsonlWriter`].
+///
+/// | field | default | meaning |
+/// |---|---|---|
+/// | `path` | (given) | file appended to; folders are created |
+/// | `queue_capacity` | 16384 | records waiting for the writer thread |
+/// | `flush_interval` | 200 ms | longest a record waits to be written |
+/// | `max_batch_bytes` | 256 KiB | a batch this large is written at once |
+/// | `retry_interval` | 500 ms | pause between attempts after a failure |
+/// | `retry_for` | 60 s | how long failed records are retried |
+/// | `close_timeout` | 5 s | longest `close` spends writing what is left |
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    /// The JSONL file.
+    pub path: PathBuf,
+    /// Bound of the queue between callers and the writer thread.
+    pub queue_capacity: usize,
+    /// Longest time between a record's arrival and its write attempt.
+    pub flush_interval: Duration,
+    /// Batch size that triggers a write before the interval ends.
+    pub max_batch_bytes: usize,
+    /// Pause between write attempts while writes fail.
+    pub retry_interval: Duration,
+    /// How long records are kept for retrying before being dropped.
+    pub retry_for: Duration,
+    /// Longest time `close` spends writing the remaining records.
+    pub close_timeout: Duration,
+}
+
+impl WriterConfig {
+    /// Defaults for writing to `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        WriterConfig {
+            path: path.into(),
+            queue_capacity: 16384,
+            flush_interval: Duration::from_millis(200),
+            max_batch_bytes: 256 * 1024,
+            retry_interval: Duration::from_millis(500),
+            retry_for: Duration::from_secs(60),
+            close_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Failures of the writer itself (write failures are counted instead).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriterError {
+    /// The background thread could not be started.
+    #[error("failed to start the record writer thread")]
+    Spawn(#[source] std::io::Error),
+    /// `close` gave up waiting for the writer thread.
+    #[error("failed to finish writing records within {0:?}")]
+    CloseTimedOut(Duration),
+}
+
+/// Counters of a writer, from [`JsonlWriter::stats`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Records taken into the queue.
+    pub accepted: u64,
+    /// Records written to the file.
+    pub written: u64,
+    /// Records lost: queue full, closed writer, or given up after
+    /// `retry_for` of failed writes.
+    pub dropped: u64,
+    /// Failed attempts to open or write the file.
+    pub write_errors: u64,
+    /// Whether the last attempt to write succeeded.
+    pub healthy: bool,
+    /// The last failure, such as `failed to write /path: No space left on
+    /// device (os error 28)`; kept after recovery.
+    pub last_error: Option<String>,
+}
+
+/// State shared by the handles and the writer thread.
+#[derive(Debug, Default)]
+struct Shared {
+    accepted: AtomicU64,
+    written: AtomicU64,
+    dropped: AtomicU64,
+    write_errors: AtomicU64,
+    healthy: AtomicBool,
+    /// Set by `close`: no more records are taken.
+    closing: AtomicBool,
+    /// Set once no `submit` can still be sending: the thread may finish.
+    sealed: AtomicBool,
+    /// `submit` calls between their `closing` check and their send.
+    in_flight: AtomicUsize,
+    last_error: Mutex<Option<String>>,
+    done: Mutex<bool>,
+    done_signal: Condvar,
+}
+
+impl Shared {
+    fn set_healthy(&self) {
+        self.healthy.store(true, Ordering::Relaxed);
+    }
+
+    fn set_failed(&self, path: &std::path::Path, err: &std::io::Error) {
+        self.write_errors.fetch_add(1, Ordering::Relaxed);
+        self.healthy.store(false, Ordering::Relaxed);
+        let text = format!("failed to write {}: {err}", path.display());
+        *self.last_error.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(text);
+    }
+
+    fn mark_done(&self) {
+        *self.done.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.done_signal.notify_all();
+    }
+}
+
+struct Inner {
+    tx: SyncSender<Vec<u8>>,
+    shared: Arc<Shared>,
+    config: WriterConfig,
+}
+
+/// A cheap, cloneable handle that appends records to the metrics file.
+///
+/// Made by [`JsonlWriter::open`] together with a [`WriterGuard`].
+#[derive(Clone)]
+pub struct JsonlWriter {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for JsonlWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JsonlWriter")
+            .field("path", &self.inner.config.path)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl JsonlWriter {
+    /// Starts a writer for `config.path`.
+    ///
+    /// The file is opened here, so `stats()` tells at once whether it is
+    /// writable; a failure is counted and retried, not returned. Keep the
+    /// guard alive for as long as records are submitted.
+    pub fn open(
+        config: WriterConfig,
+    ) -> Result<(JsonlWriter, WriterGuard), WriterError> {
+        let shared = Arc::new(Shared::default());
+        let file = match open_append(&config.path) {
+            Ok(file) => {
+                shared.set_healthy();
+                Some(file)
+            }
+            Err(err) => {
+                shared.set_failed(&config.path, &err);
+                None
+            }
+        };
+
+        let (tx, rx) = mpsc::sync_channel(config.queue_capacity.max(1));
+        let sink = Sink::new(config.clone(), shared.clone(), rx, file);
+        std::thread::Builder::new()
+            .name("metrics-jsonl".into())
+            .spawn(move || sink.run())
+            .map_err(WriterError::Spawn)?;
+
+        let writer =
+            JsonlWriter { inner: Arc::new(Inner { tx, shared, config }) };
+        let guard = WriterGuard { writer: writer.clone() };
+        Ok((writer, guard))
+    }
+
+    /// Queues `record` for writing; never blocks. Returns `false` when the
+    /// record was dropped (queue full or writer closed); drops are counted
+    /// in [`stats`](JsonlWriter::stats).
+    pub fn submit(&self, record: &RequestRecord) -> bool {
+        let mut line = Vec::with_capacity(256);
+        record.write_json_line(&mut line);
+        self.submit_line(line)
+    }
+
+    fn submit_line(&self, line: Vec<u8>) -> bool {
+        let shared = &self.inner.shared;
+
+        // `close` waits for `in_flight` to reach zero after raising
+        // `closing`, so a line is either refused here or sent before the
+        // writer thread takes its last look at the queue.
+        shared.in_flight.fetch_add(1, Ordering::SeqCst);
+        let sent = !shared.closing.load(Ordering::SeqCst)
+            && self.inner.tx.try_send(line).is_ok();
+        if sent {
+            shared.accepted.fetch_add(1, Ordering::Relaxed);
+        } else {
+            shared.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+        sent
+    }
+
+    /// Current counters and health.
+    pub fn stats(&self) -> WriterStats {
+        let s = &self.inner.shared;
+        let last_error =
+            s.last_error.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        WriterStats {
+            accepted: s.accepted.load(Ordering::Relaxed),
+            written: s.written.load(Ordering::Relaxed),
+            dropped: s.dropped.load(Ordering::Relaxed),
+            write_errors: s.write_errors.load(Ordering::Relaxed),
+            healthy: s.healthy.load(Ordering::Relaxed),
+            last_error,
+        }
+    }
+
+    /// Stops taking records, writes every accepted one and syncs the file.
+    ///
+    /// Waits at most `close_timeout` plus one `flush_interval`; records
+    /// the thread could not write by then are counted as dropped. Later
+    /// calls return at once. Submitting after `close` drops the record.
+    pub fn close(&self) -> Result<WriterStats, WriterError> {
+        let shared = &self.inner.shared;
+        let budget = close_budget(&self.inner.config);
+        let deadline = Instant::now() + budget;
+        shared.closing.store(true, Ordering::SeqCst);
+        while shared.in_flight.load(Ordering::SeqCst) > 0 {
+            if Instant::now() >= deadline {
+                return Err(WriterError::CloseTimedOut(budget));
+            }
+            std::thread::yield_now();
+        }
+        shared.sealed.store(true, Ordering::SeqCst);
+
+        // Wake the thread; if the queue is full it is busy and will see
+        // `sealed` after its current batch.
+        let _ = self.inner.tx.try_send(Vec::new());
+
+        let done = shared.done.lock().unwrap_or_else(PoisonError::into_inner);
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let (done, _) = shared
+            .done_signal
+            .wait_timeout_while(done, wait, |done| !*done)
+            .unwrap_or_else(PoisonError::into_inner);
+        if !*done {
+            return Err(WriterError::CloseTimedOut(budget));
+        }
+        drop(done);
+        Ok(self.stats())
+    }
+}
+
+/// Closes the writer when dropped, waiting a bounded time (see
+/// [`JsonlWriter::close`]); keep it alive for the life of the service.
+#[must_use = "dropping the guard closes the writer at once"]
+#[derive(Debug)]
+pub struct WriterGuard {
+    writer: JsonlWriter,
+}
+
+impl WriterGuard {
+    /// Closes the writer now and reports the final counters.
+    pub fn close(self) -> Result<WriterStats, WriterError> {
+        self.writer.close()
+    }
+}
+
+impl Drop for WriterGuard {
+    fn drop(&mut self) {
+        // The outcome stays readable through `stats()` of any handle.
+        let _ = self.writer.close();
+    }
+}

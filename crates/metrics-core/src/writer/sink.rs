@@ -1,0 +1,259 @@
+//! The writer thread: gathers lines into batches and appends them to the
+//! file, reopening it and retrying after errors.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{Shared, WriterConfig};
+
+/// A batch held back by failing writes stops taking new lines at this many
+/// times the batch size; the queue then fills and drops are counted.
+const HELD_BATCHES: usize = 4;
+
+/// Opens `path` for appending, creating its folder, and terminates a last
+/// line left without its newline (a torn line after a crash).
+pub(super) fn open_append(path: &Path) -> io::Result<File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file =
+        OpenOptions::new().read(true).append(true).create(true).open(path)?;
+
+    if file.metadata()?.len() > 0 {
+        let mut last = [0u8; 1];
+        file.seek(SeekFrom::End(-1))?;
+        file.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            file.write_all(b"\n")?;
+        }
+    }
+    Ok(file)
+}
+
+fn lines_in(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// State of the writer thread.
+pub(super) struct Sink {
+    pub(super) config: WriterConfig,
+    pub(super) shared: Arc<Shared>,
+    pub(super) rx: Receiver<Vec<u8>>,
+    pub(super) file: Option<File>,
+    buf: Vec<u8>,
+    batch_started: Instant,
+    failing_since: Option<Instant>,
+    next_try: Instant,
+}
+
+impl Sink {
+    pub(super) fn new(
+        config: WriterConfig,
+        shared: Arc<Shared>,
+        rx: Receiver<Vec<u8>>,
+        file: Option<File>,
+    ) -> Self {
+        let now = Instant::now();
+        let failing_since = file.is_none().then_some(now);
+        Sink {
+            buf: Vec::with_capacity(config.max_batch_bytes),
+            config,
+            shared,
+            rx,
+            file,
+            batch_started: now,
+            failing_since,
+            next_try: now,
+        }
+    }
+
+    /// Runs until the writer is closed or every handle is gone, then
+    /// writes what is left.
+    pub(super) fn run(mut self) {
+        loop {
+            let now = Instant::now();
+            let held = self.buf.len()
+                >= self.config.max_batch_bytes.saturating_mul(HELD_BATCHES);
+            let wait = self.next_deadline(now).saturating_duration_since(now);
+
+            if held {
+                // Leave new lines in the queue while a failed batch waits.
+                std::thread::sleep(wait.min(self.config.flush_interval));
+            } else {
+                match self.rx.recv_timeout(wait) {
+                    Ok(line) => self.take(line, now),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            if self.shared.sealed.load(Ordering::SeqCst) {
+                break;
+            }
+
+            let full = self.buf.len() >= self.config.max_batch_bytes;
+            let due = now >= self.batch_started + self.config.flush_interval;
+            if !self.buf.is_empty() && (full || due || held) {
+                self.flush(Instant::now());
+            }
+        }
+        self.finish();
+    }
+
+    /// When the loop must next wake: the end of the flush interval or the
+    /// next retry after a failure.
+    fn next_deadline(&self, now: Instant) -> Instant {
+        if self.buf.is_empty() {
+            return now + self.config.flush_interval;
+        }
+        let flush_at = self.batch_started + self.config.flush_interval;
+        match self.failing_since {
+            Some(_) => flush_at.max(self.next_try),
+            None => flush_at,
+        }
+    }
+
+    fn take(&mut self, line: Vec<u8>, now: Instant) {
+        // An empty message only wakes the thread up.
+        if line.is_empty() {
+            return;
+        }
+        if self.buf.is_empty() {
+            self.batch_started = now;
+        }
+        self.buf.extend_from_slice(&line);
+    }
+
+    /// Tries to write the batch, at most once per retry interval while
+    /// failing; gives up on lines held longer than `retry_for`.
+    fn flush(&mut self, now: Instant) {
+        if self.failing_since.is_some() && now < self.next_try {
+            return;
+        }
+        match self.write_batch() {
+            Ok(()) => {
+                self.failing_since = None;
+                self.shared.set_healthy();
+            }
+            Err(err) => {
+                self.shared.set_failed(&self.config.path, &err);
+                let since = *self.failing_since.get_or_insert(now);
+                self.next_try = now + self.config.retry_interval;
+                if now.duration_since(since) >= self.config.retry_for {
+                    self.give_up(now);
+                }
+            }
+        }
+    }
+
+    fn write_batch(&mut self) -> io::Result<()> {
+        let mut file = match self.file.take() {
+            Some(file) => file,
+            None => open_append(&self.config.path)?,
+        };
+
+        while !self.buf.is_empty() {
+            let err = match file.write(&self.buf) {
+                Ok(0) => io::Error::from(io::ErrorKind::WriteZero),
+                Ok(n) => {
+                    let torn = self.buf[n - 1] != b'\n';
+                    self.count_written(n);
+                    if !torn {
+                        continue;
+                    }
+
+                    // A short write stopped inside a line: finish it now so
+                    // no other line can follow its first part.
+                    let end = self.line_end();
+                    match file.write_all(&self.buf[..end]) {
+                        Ok(()) => {
+                            self.count_written(end);
+                            continue;
+                        }
+                        Err(err) => {
+                            self.drop_first_line();
+                            err
+                        }
+                    }
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {
+                    continue;
+                }
+                Err(err) => err,
+            };
+
+            // The file is dropped so that the next attempt reopens it, and
+            // the open terminates any line the failure left torn.
+            return Err(err);
+        }
+        self.file = Some(file);
+        Ok(())
+    }
+
+    /// Length up to and including the first newline of the buffer.
+    fn line_end(&self) -> usize {
+        let at = self.buf.iter().position(|&b| b == b'\n');
+        at.map_or(self.buf.len(), |i| i + 1)
+    }
+
+    fn count_written(&mut self, n: usize) {
+        let written = lines_in(&self.buf[..n]);
+        self.shared.written.fetch_add(written, Ordering::Relaxed);
+        self.buf.drain(..n);
+    }
+
+    /// Drops the rest of a line whose start is torn in the file.
+    fn drop_first_line(&mut self) {
+        let end = self.line_end();
+        self.buf.drain(..end);
+        self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Drops the held lines, counted, after `retry_for` of failures.
+    fn give_up(&mut self, now: Instant) {
+        let lost = lines_in(&self.buf);
+        self.shared.dropped.fetch_add(lost, Ordering::Relaxed);
+        self.buf.clear();
+        self.failing_since = Some(now);
+    }
+
+    /// Writes everything still queued, retrying failures until the close
+    /// timeout, then syncs the file and reports done.
+    fn finish(mut self) {
+        while let Ok(line) = self.rx.try_recv() {
+            self.buf.extend_from_slice(&line);
+        }
+
+        let deadline = Instant::now() + self.config.close_timeout;
+        let retry_deadline = Instant::now() + self.config.retry_for;
+        while !self.buf.is_empty() {
+            let now = Instant::now();
+            if now >= deadline || now >= retry_deadline {
+                self.give_up(now);
+                break;
+            }
+            self.next_try = now;
+            self.flush(now);
+            if !self.buf.is_empty() {
+                std::thread::sleep(
+                    self.config.retry_interval.min(
+                        deadline.saturating_duration_since(Instant::now()),
+                    ),
+                );
+            }
+        }
+        if let Some(file) = self.file.as_ref() {
+            let _ = file.sync_data();
+        }
+        self.shared.mark_done();
+    }
+}
+
+/// The time a closing writer may still spend, for the caller's wait.
+pub(super) fn close_budget(config: &WriterConfig) -> Duration {
+    config.close_timeout + config.flush_interval
+}
