@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use slog::{Drain, OwnedKVList, Record, KV};
-use slog_async::AsyncCore;
+use slog_async::{AsyncCore, AsyncError};
 
 use crate::format::{now_ms, Formatter, Scratch, STAMP_KEY};
 use crate::health::StderrReport;
@@ -28,6 +28,17 @@ pub(crate) struct Shared {
 /// The event type of the line reporting records lost to a full channel.
 pub const DROPPED_EVENT: &str = "log_records_dropped";
 
+/// What became of a record handed to the channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sent {
+    /// Queued for the writer.
+    Yes,
+    /// Turned away by a full channel.
+    Full,
+    /// Turned away because the writer has stopped.
+    Closed,
+}
+
 /// Runs on the logging threads: filters by level, stamps the time and
 /// hands the record to the channel without ever waiting.
 pub(crate) struct Front {
@@ -37,17 +48,21 @@ pub(crate) struct Front {
 }
 
 impl Front {
-    /// Sends the record; a full or closed channel counts it as dropped.
-    fn send(&self, record: &Record<'_>, values: &OwnedKVList) -> bool {
-        // Full, or closed after shutdown: either way the record is lost.
-        self.core.log(record, values).is_ok()
+    /// Hands the record to the channel without waiting.
+    fn send(&self, record: &Record<'_>, values: &OwnedKVList) -> Sent {
+        match self.core.log(record, values) {
+            Ok(()) => Sent::Yes,
+            Err(AsyncError::Full) => Sent::Full,
+            // The writer has stopped: nothing will make room.
+            Err(_) => Sent::Closed,
+        }
     }
 
     /// Puts the count of unreported drops in the log, if there is room.
-    pub(crate) fn report_dropped(&self) -> bool {
+    pub(crate) fn report_dropped(&self) -> Sent {
         let count = self.shared.unreported.swap(0, Ordering::Relaxed);
         if count == 0 {
-            return true;
+            return Sent::Yes;
         }
         let sent = self.send(
             &slog::record!(
@@ -62,7 +77,7 @@ impl Front {
             ),
             &OwnedKVList::from(slog::o!()),
         );
-        if !sent {
+        if sent != Sent::Yes {
             // Still no room: the report waits for the next record.
             self.shared.unreported.fetch_add(count, Ordering::Relaxed);
         }
@@ -96,7 +111,7 @@ impl Drain for Front {
         let stamped_record =
             Record::new(&rstatic, record.msg(), slog::BorrowedKV(&stamped));
 
-        if !self.send(&stamped_record, values) {
+        if self.send(&stamped_record, values) != Sent::Yes {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
             self.shared.unreported.fetch_add(1, Ordering::Relaxed);
         }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use slog_async::AsyncGuard;
 
-use crate::drain::{Front, Shared};
+use crate::drain::{Front, Sent, Shared};
 use crate::health::FileHealth;
 
 /// Flushes every queued record when dropped or shut down.
@@ -54,7 +54,9 @@ impl LogGuard {
         let deadline = Instant::now() + self.timeout;
 
         // The count of dropped records goes in before the last lines.
-        while !self.front.report_dropped() && Instant::now() < deadline {
+        while self.front.report_dropped() == Sent::Full
+            && Instant::now() < deadline
+        {
             std::thread::sleep(Duration::from_millis(1));
         }
 

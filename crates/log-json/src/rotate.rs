@@ -247,7 +247,13 @@ impl RotatingFile {
     /// Opens the path for appending, creating folder and file as needed.
     fn open_file(&mut self) -> io::Result<()> {
         if let Some(parent) = parent_of(&self.path) {
-            fs::create_dir_all(parent)?;
+            fs::create_dir_all(parent).map_err(|err| {
+                let text = format!(
+                    "failed to create folder {}: {err}",
+                    parent.display()
+                );
+                io::Error::new(err.kind(), text)
+            })?;
         }
 
         let mut file = open_append(&self.path, self.options.mode)?;

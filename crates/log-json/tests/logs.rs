@@ -100,6 +100,28 @@ fn configured_names_are_used() {
     assert_eq!(main[0]["logger"], "Other");
 }
 
+#[cfg(unix)]
+#[test]
+fn both_files_get_the_configured_mode() {
+    use std::os::unix::fs::PermissionsExt;
+
+    for mode in [0o640, 0o600] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig::new(dir.path()).mode(mode).max_bytes(300);
+        let (main, errors) = (config.file_path(), config.error_file_path());
+        let (log, guard) = config.build().unwrap();
+        for _ in 0..5 {
+            error!(log, "rotate me"; "pad" => "x".repeat(100));
+        }
+        drop(guard);
+        let rotated = dir.path().join("maestra_backend_error.log.1");
+        for path in [main, errors, rotated] {
+            let got = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(got & 0o777, mode, "{path:?}");
+        }
+    }
+}
+
 #[test]
 fn bad_settings_are_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
