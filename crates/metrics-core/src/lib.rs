@@ -31,6 +31,7 @@ mod aggregator;
 mod clock;
 mod histogram;
 mod paths;
+pub mod prometheus;
 pub mod reader;
 mod record;
 mod snapshot;
