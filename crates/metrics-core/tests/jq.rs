@@ -20,7 +20,9 @@ const ERRORS: &str =
     "cat ~/.8825/maestra_metrics.jsonl | jq 'select(.error != null)'";
 const BY_SURFACE: &str = "cat ~/.8825/maestra_metrics.jsonl | jq -s \
      'group_by(.surface_id) | map({surface: .[0].surface_id, count: length})'";
-const PERCENTILES: &str = r#"cat ~/.8825/maestra_metrics.jsonl | jq '.latency_ms' | sort -n | awk '
+const PERCENTILES: &str = concat!(
+    "cat ~/.8825/maestra_metrics.jsonl | jq '.latency_ms' | sort -n | ",
+    r#"awk '
   BEGIN { count=0 }
   { latencies[count++]=$1 }
   END {
@@ -30,7 +32,8 @@ const PERCENTILES: &str = r#"cat ~/.8825/maestra_metrics.jsonl | jq '.latency_ms
     print "P99:", latencies[int(count*0.99)]
     print "Max:", latencies[count-1]
   }
-'"#;
+'"#
+);
 const BY_STATUS: &str = "cat ~/.8825/maestra_metrics.jsonl | jq -s \
      'group_by(.status_code) | map({status: .[0].status_code, count: length})'";
 const COMMON_ERRORS: &str = "cat ~/.8825/maestra_metrics.jsonl | jq -s \
