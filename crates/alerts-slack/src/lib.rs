@@ -49,9 +49,13 @@
 //!   same webhook pace separately.
 //! - `429`: wait `Retry-After` seconds (capped at 30 s) and retry. `5xx`,
 //!   timeouts and connection failures: retry after 1 s, 2 s, 4 s, …
-//!   Up to 4 attempts in all. Other answers fail at once, with Slack's
-//!   error text (`invalid_payload`, `channel_not_found`, …) in the
-//!   [`DeliveryError`].
+//!   Up to 4 attempts in all. Other answers (redirects included) fail at
+//!   once, with Slack's error text (`invalid_payload`,
+//!   `channel_not_found`, …) in the [`DeliveryError`]. A `Retry-After`
+//!   given as an HTTP date rather than seconds is not read; the backoff
+//!   wait is used instead.
+//! - Connections honour `ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY` and
+//!   `NO_PROXY` as ureq reads them, except for loopback webhooks.
 //! - The queue holds 256 alerts; beyond that alerts are dropped and
 //!   counted.
 //! - Folding: an alert whose fold key (by default severity and title)
@@ -59,7 +63,9 @@
 //!   (300 s) ago is not sent, only counted, and resolves at once as
 //!   [`Outcome::Folded`]. The next message of that key delivered after the
 //!   cooldown ends with a line such as `(3 similar alerts folded in the
-//!   300 s after the previous one)`.
+//!   300 s after the previous one)`. The window opens when an alert is
+//!   queued, whatever becomes of it; if the message carrying the count
+//!   fails, the count is only in [`Stats::folded`].
 //! - [`Alerter::shutdown`] drains the queue within a deadline; what is left
 //!   is dropped and counted.
 //!
