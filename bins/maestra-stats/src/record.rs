@@ -62,9 +62,15 @@ impl Record<'_> {
 
 /// Parses one line (without its newline); `None` means a bad line.
 pub fn parse_line(line: &[u8]) -> Option<Record<'_>> {
+    // JSON text is UTF-8; serde_json would refuse the line too.
+    parse_text(std::str::from_utf8(line).ok()?)
+}
+
+/// [`parse_line`] for a line already known to be UTF-8.
+pub fn parse_text(line: &str) -> Option<Record<'_>> {
     match scan::scan(line) {
         Some(record) => Some(record),
-        None => parse_with_serde(line),
+        None => parse_with_serde(line.as_bytes()),
     }
 }
 
