@@ -26,6 +26,10 @@ pub(crate) struct Shared {
 }
 
 /// The event type of the line reporting records lost to a full channel.
+///
+/// That line is a `WARNING` with the number lost in `count`. It goes in
+/// the main log whatever the configured level, because a loss must never
+/// pass unseen, and it comes before the record that found room again.
 pub const DROPPED_EVENT: &str = "log_records_dropped";
 
 /// What became of a record handed to the channel.
