@@ -42,7 +42,7 @@ impl FileHealth {
         self.last_error.lock().map(|e| e.clone()).unwrap_or(None)
     }
 
-    /// Notes a failed write of `path`; returns the text of the error.
+    /// Notes a failed write of `path`, keeping the error text.
     pub(crate) fn failed(&self, path: &Path, what: &str, err: &io::Error) {
         self.write_errors.fetch_add(1, Ordering::Relaxed);
         self.failing.store(true, Ordering::Relaxed);

@@ -339,3 +339,12 @@ fn write_errors_are_counted_and_logging_recovers() {
     let now = lines(&path);
     assert_eq!(now.last().unwrap()["message"], "back");
 }
+
+#[test]
+fn guard_and_handle_can_move_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<log_json::LogGuard>();
+    send_sync::<log_json::LogHandle>();
+    send_sync::<log_json::LogConfig>();
+    send_sync::<log_json::Error>();
+}
