@@ -42,7 +42,7 @@ pub use aggregator::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use histogram::{LatencyHistogram, RELATIVE_ERROR};
-pub use paths::default_metrics_path;
+pub use paths::{default_metrics_path, metrics_path_under};
 pub use reader::{today_totals, DayTotals, RecordReader};
 pub use record::RequestRecord;
 pub use snapshot::{Snapshot, SurfaceCounts, DURATION_BUCKETS_LE};
