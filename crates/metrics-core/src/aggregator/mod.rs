@@ -154,7 +154,7 @@ impl Aggregator {
         bump(&shard.latency[bucket], 1);
 
         let row = self.surfaces.row_of(&r.surface_id);
-        bump(&shard.surfaces[row * CLASSES + class_of(r.status_code)], 1);
+        bump(shard.surface(row, class_of(r.status_code)), 1);
 
         self.window.record(&shard.window, now_s, r.status_code, r.latency_ms);
         shard.daily.add(day_number(now_ms), nanos, 1);
@@ -233,7 +233,7 @@ impl Aggregator {
             for (bucket, counter) in shard.latency.iter().enumerate() {
                 latency.add_bucket(bucket, read(counter));
             }
-            for (i, counter) in shard.surfaces.iter().enumerate() {
+            for (i, counter) in shard.surface_counts().iter().enumerate() {
                 by_row[i / CLASSES][i % CLASSES] += read(counter);
             }
         }

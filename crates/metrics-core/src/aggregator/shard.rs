@@ -36,8 +36,9 @@ pub(crate) struct Shard {
     pub(crate) latency: [AtomicU64; BUCKETS],
     pub(crate) window: [WindowSlot; MAX_SLOTS],
     pub(crate) daily: DayCounter,
-    /// Surface rows times status classes, row-major.
-    pub(crate) surfaces: Box<[AtomicU64]>,
+    /// Surface rows times status classes, row-major, after
+    /// `SURFACE_PAD` unused counters (see [`Shard::surface`]).
+    surfaces: Box<[AtomicU64]>,
 }
 
 impl Shard {
@@ -53,12 +54,27 @@ impl Shard {
             latency: [const { AtomicU64::new(0) }; BUCKETS],
             window: std::array::from_fn(|_| WindowSlot::default()),
             daily: DayCounter::default(),
-            surfaces: (0..surface_rows * CLASSES)
+            surfaces: (0..surface_rows * CLASSES + 2 * SURFACE_PAD)
                 .map(|_| AtomicU64::new(0))
                 .collect(),
         }
     }
+
+    /// The counter of surface row `row`, status class `class`.
+    pub(crate) fn surface(&self, row: usize, class: usize) -> &AtomicU64 {
+        &self.surfaces[SURFACE_PAD + row * CLASSES + class]
+    }
+
+    /// The surface counters, row-major.
+    pub(crate) fn surface_counts(&self) -> &[AtomicU64] {
+        &self.surfaces[SURFACE_PAD..self.surfaces.len() - SURFACE_PAD]
+    }
 }
+
+/// Unused counters on both sides of a shard's surface counters: they live
+/// in their own heap block, and the padding keeps a neighbouring block of
+/// another shard off their cache lines.
+const SURFACE_PAD: usize = 16;
 
 /// Adds `n` to a counter (relaxed: counters order nothing else).
 pub(crate) fn bump(counter: &AtomicU64, n: u64) {

@@ -4,9 +4,9 @@
 //! `submit` serialises the record on the caller's thread (one allocation,
 //! measured cheaper than cloning the record's strings for the writer
 //! thread) and hands the line to a bounded queue with `try_send`; a full
-//! queue drops the record and counts it. The writer thread gathers lines
-//! for up to `flush_interval` or `max_batch_bytes` and appends each batch
-//! with one `write` call, so lines are whole and never interleave.
+//! queue drops the record and counts it. The writer thread wakes every
+//! `flush_interval`, takes what is queued and appends it with one `write`
+//! call per `max_batch_bytes`, so lines are whole and never interleave.
 //!
 //! After a failed write or open the batch is kept and retried every
 //! `retry_interval`, reopening the file each time, so writing resumes by
@@ -32,7 +32,7 @@ use sink::{close_budget, open_append, Sink};
 /// |---|---|---|
 /// | `path` | (given) | file appended to; folders are created |
 /// | `queue_capacity` | 16384 | records waiting for the writer thread |
-/// | `flush_interval` | 200 ms | longest a record waits to be written |
+/// | `flush_interval` | 200 ms | pause between batches |
 /// | `max_batch_bytes` | 256 KiB | a batch this large is written at once |
 /// | `retry_interval` | 500 ms | pause between attempts after a failure |
 /// | `retry_for` | 60 s | how long failed records are retried |
@@ -43,7 +43,8 @@ pub struct WriterConfig {
     pub path: PathBuf,
     /// Bound of the queue between callers and the writer thread.
     pub queue_capacity: usize,
-    /// Longest time between a record's arrival and its write attempt.
+    /// Pause of the writer thread between batches: the longest a record
+    /// waits in the queue before its write is attempted.
     pub flush_interval: Duration,
     /// Batch size that triggers a write before the interval ends.
     pub max_batch_bytes: usize,
@@ -143,6 +144,7 @@ struct Inner {
     tx: SyncSender<Vec<u8>>,
     shared: Arc<Shared>,
     config: WriterConfig,
+    thread: std::thread::Thread,
 }
 
 /// A cheap, cloneable handle that appends records to the metrics file.
@@ -185,13 +187,15 @@ impl JsonlWriter {
 
         let (tx, rx) = mpsc::sync_channel(config.queue_capacity.max(1));
         let sink = Sink::new(config.clone(), shared.clone(), rx, file);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("metrics-jsonl".into())
             .spawn(move || sink.run())
-            .map_err(WriterError::Spawn)?;
+            .map_err(WriterError::Spawn)?
+            .thread()
+            .clone();
 
-        let writer =
-            JsonlWriter { inner: Arc::new(Inner { tx, shared, config }) };
+        let inner = Inner { tx, shared, config, thread };
+        let writer = JsonlWriter { inner: Arc::new(inner) };
         let guard = WriterGuard { writer: writer.clone() };
         Ok((writer, guard))
     }
@@ -256,9 +260,8 @@ impl JsonlWriter {
         }
         shared.sealed.store(true, Ordering::SeqCst);
 
-        // Wake the thread; if the queue is full it is busy and will see
-        // `sealed` after its current batch.
-        let _ = self.inner.tx.try_send(Vec::new());
+        // Wake the thread rather than wait out its flush interval.
+        self.inner.thread.unpark();
 
         let done = shared.done.lock().unwrap_or_else(PoisonError::into_inner);
         let wait = deadline.saturating_duration_since(Instant::now());
