@@ -155,15 +155,47 @@ fn columns(
 fn aligned(rows: impl Iterator<Item = [String; 2]>) -> String {
     let rows: Vec<[String; 2]> = rows.collect();
     let width = |col: usize| {
-        rows.iter().map(|row| row[col].chars().count()).max().unwrap_or(0)
+        rows.iter().map(|row| display_width(&row[col])).max().unwrap_or(0)
     };
     let (left, right) = (width(0), width(1));
 
     let mut text = String::new();
     for [key, value] in &rows {
-        text.push_str(&format!("{key:<left$}  {value:>right$}\n"));
+        let key_pad = left - display_width(key);
+        let value_pad = right - display_width(value);
+        text.push_str(key);
+        text.extend(std::iter::repeat_n(' ', key_pad + 2 + value_pad));
+        text.push_str(value);
+        text.push('\n');
     }
     text
+}
+
+/// Columns a terminal gives `text`: two for East Asian wide characters
+/// (CJK, Hangul, fullwidth forms, most emoji), one for the rest.
+/// Combining marks are counted as one column, a known approximation.
+fn display_width(text: &str) -> usize {
+    text.chars().map(|c| if is_wide(c) { 2 } else { 1 }).sum()
+}
+
+fn is_wide(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x1100..=0x115F
+            | 0x2E80..=0x303E
+            | 0x3041..=0x33FF
+            | 0x3400..=0x4DBF
+            | 0x4E00..=0x9FFF
+            | 0xA000..=0xA4CF
+            | 0xAC00..=0xD7A3
+            | 0xF900..=0xFAFF
+            | 0xFE30..=0xFE4F
+            | 0xFF00..=0xFF60
+            | 0xFFE0..=0xFFE6
+            | 0x1F300..=0x1F64F
+            | 0x1F900..=0x1F9FF
+            | 0x20000..=0x3FFFD
+    )
 }
 
 #[cfg(test)]
@@ -211,11 +243,13 @@ mod tests {
         let answer = Answer::SurfaceCounts(vec![
             ("cli".into(), 12_345),
             ("windsurf-é".into(), 7),
+            ("日本".into(), 30),
         ]);
         let want = "\
 SURFACE     REQUESTS
 cli            12345
 windsurf-é         7
+日本              30
 ";
         assert_eq!(table(&answer), want);
     }
