@@ -3,10 +3,15 @@
 //! text rendering.
 //!
 //! ```
-//! use metrics_core::{Aggregator, RequestRecord};
+//! use metrics_core::{Aggregator, JsonlWriter, RequestRecord, WriterConfig};
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("maestra_metrics.jsonl");
 //!
 //! let metrics = Aggregator::default();
-//! metrics.record(&RequestRecord {
+//! let (records, guard) = JsonlWriter::open(WriterConfig::new(&path))?;
+//!
+//! // On the request path: count the request and queue its line.
+//! let record = RequestRecord {
 //!     timestamp: time::OffsetDateTime::now_utc(),
 //!     request_id: "req_abc123".into(),
 //!     surface_id: "windsurf".into(),
@@ -18,14 +23,42 @@
 //!     tokens: 150,
 //!     cost_usd: 0.001,
 //!     error: None,
-//! });
+//! };
+//! metrics.record(&record);
+//! records.submit(&record);
 //!
+//! // GET /metrics and GET /metrics/prometheus.
 //! let snap = metrics.snapshot("maestra-backend", "2.0.0");
-//! assert_eq!(snap.total_requests, 1);
-//! assert_eq!(snap.active_conversations, 1);
-//! let json = serde_json::to_string(&snap).unwrap();
-//! assert!(json.contains(r#""total_cost_usd":0.001"#));
+//! let json = serde_json::to_string(&snap)?;
+//! assert!(json.contains(r#""total_requests":1,"total_errors":0"#));
+//! let mut text = String::new();
+//! metrics_core::prometheus::render(&snap, &mut text);
+//! assert!(text.contains("maestra_cost_usd_total 0.001"));
+//!
+//! // Shutdown: every accepted record is on disk once `close` returns.
+//! assert_eq!(guard.close()?.written, 1);
+//! let back = metrics_core::RecordReader::open(&path)?.next().unwrap()?;
+//! assert_eq!(back.request_id, "req_abc123");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Parts
+//!
+//! - [`Aggregator`]: totals, errors, latency histogram and percentiles,
+//!   per-surface counts, active conversations, a rolling window and the
+//!   UTC day's spend, updated with atomic adds on per-thread stripes. Read
+//!   with [`Aggregator::snapshot`], whose [`Snapshot`] serialises to the
+//!   aggregator's part of `GET /metrics`.
+//! - [`JsonlWriter`]: appends [`RequestRecord`]s as JSON lines from a
+//!   background thread; `submit` never blocks, drops are counted.
+//! - [`reader`]: [`RecordReader`] streams records back, skipping bad
+//!   lines; [`today_totals`] restores the day's spend at start-up.
+//! - [`prometheus`]: text format 0.0.4 for the aggregator's families and
+//!   a checked writer for a server's own.
+//!
+//! Time comes from a [`Clock`] ([`SystemClock`] unless configured), so
+//! tests can step through windows, TTLs and UTC days with a
+//! [`ManualClock`].
 
 mod aggregator;
 mod clock;

@@ -251,3 +251,25 @@ fn prometheus_buckets_are_exact_at_the_bounds() {
     assert_eq!(snap.duration_buckets, [2, 4, 4, 4, 5, 6, 6, 6, 6, 6, 7]);
     assert_eq!(snap.duration_count, 9);
 }
+
+#[test]
+fn a_server_can_flatten_the_snapshot_and_append_keys() {
+    #[derive(serde::Serialize)]
+    struct Metrics {
+        #[serde(flatten)]
+        snapshot: metrics_core::Snapshot,
+        records_dropped: u64,
+        healthy: bool,
+    }
+    let clock = Arc::new(ManualClock::new(datetime!(2025-12-28 15:00 UTC)));
+    let metrics = Metrics {
+        snapshot: with_clock(&clock).snapshot("maestra-backend", "2.0.0"),
+        records_dropped: 0,
+        healthy: true,
+    };
+    let json = serde_json::to_string(&metrics).unwrap();
+    assert!(json.starts_with(r#"{"timestamp":"2025-12-28T15:00:00Z","#));
+    let tail =
+        r#""window_avg_latency_ms":0,"records_dropped":0,"healthy":true}"#;
+    assert!(json.ends_with(tail), "{json}");
+}
