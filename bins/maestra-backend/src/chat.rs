@@ -12,10 +12,15 @@ pub const MAX_MESSAGE_CHARS: usize = 32_768;
 /// A validated chat request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatRequest {
+    /// The user's message, 1 to [`MAX_MESSAGE_CHARS`] characters.
     pub message: String,
+    /// Who sent it.
     pub user_id: String,
+    /// Where it was sent from; `unknown` when not given.
     pub surface_id: String,
+    /// The conversation it continues, if the client named one.
     pub conversation_id: Option<String>,
+    /// How to answer; `advisor` when not given.
     pub mode: String,
 }
 
@@ -23,21 +28,32 @@ pub struct ChatRequest {
 /// request as a whole is refused: only fields that are valid identifiers.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Known {
+    /// `user_id`, when valid.
     pub user_id: Option<String>,
+    /// `surface_id`, when valid.
     pub surface_id: Option<String>,
+    /// `conversation_id`, when valid.
     pub conversation_id: Option<String>,
+    /// `mode`, when valid.
     pub mode: Option<String>,
 }
 
 /// The successful answer.
 #[derive(Debug, Serialize)]
 pub struct ChatReply<'a> {
+    /// The request's id, as in the `X-Request-Id` header.
     pub request_id: &'a str,
+    /// The conversation, given or generated.
     pub conversation_id: &'a str,
+    /// The mode answered in.
     pub mode: &'a str,
+    /// The answer's text.
     pub reply: &'a str,
+    /// Tokens used.
     pub tokens: u64,
+    /// `tokens / 1000 * price`.
     pub cost_usd: f64,
+    /// Time from the request's arrival to this answer.
     pub latency_ms: u64,
 }
 

@@ -1,72 +1,8 @@
 //! `maestra-backend`: the Maestra chat backend with request metrics, JSON
-//! logs and Slack alerts.
-//!
-//! A thin hyper server composing `metrics-core`, `log-json` and
-//! `alerts-slack`. Configuration comes from `MAESTRA_*` environment
-//! variables (`maestra-backend --help` lists them with their defaults);
-//! `docs/OBSERVABILITY.md` describes the endpoints, files and alerts.
-
-// The binary talks to people on stderr: the start-up line and errors.
-#![allow(clippy::print_stderr, clippy::print_stdout)]
-
-mod alerting;
-mod app;
-mod auth;
-mod chat;
-mod config;
-mod error;
-mod history;
-mod ids;
-mod monitor;
-mod ratelimit;
-mod responder;
-mod server;
-mod startup;
-mod timefmt;
-mod views;
+//! logs and Slack alerts. `maestra-backend --help` lists its settings.
 
 use std::process::ExitCode;
 
-use config::Config;
-
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        None => {}
-        Some("-h" | "--help") => {
-            print!("{}", config::help_text());
-            return ExitCode::SUCCESS;
-        }
-        Some("-V" | "--version") => {
-            println!("maestra-backend {}", app::VERSION);
-            return ExitCode::SUCCESS;
-        }
-        Some(other) => {
-            eprintln!(
-                "maestra-backend: unknown argument {other:?}; \
-                 configuration is by environment variable, see --help"
-            );
-            return ExitCode::from(2);
-        }
-    }
-
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("maestra-backend: {e}");
-            return ExitCode::from(2);
-        }
-    };
-
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("maestra-backend: failed to start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(startup::run(config))
+    maestra_backend::run_cli()
 }
