@@ -173,9 +173,9 @@ fn writing_resumes_when_the_cause_goes_away() {
 
     wait_for("a retry", || writer.stats().write_errors >= 2);
     fs::remove_file(&blocker).unwrap();
+    wait_for("recovery", || writer.stats().healthy);
     assert!(writer.submit(&record(2, at)));
-    wait_for("recovery", || writer.stats().written == 2);
-    assert!(writer.stats().healthy);
+    wait_for("both records", || writer.stats().written == 2);
 
     drop(guard);
     let (records, _) = read_all(&path);

@@ -85,7 +85,10 @@ impl Sink {
             // the writer is then in the queue.
             let sealed = self.shared.sealed.load(Ordering::SeqCst);
             let gone = self.drain();
-            if !self.buf.is_empty() {
+
+            // With no file, an attempt is made even without lines, so that
+            // health comes back as soon as the file can be opened.
+            if !self.buf.is_empty() || self.file.is_none() {
                 self.flush(Instant::now());
             }
             if sealed || gone {
@@ -100,10 +103,10 @@ impl Sink {
     fn pause(&self, now: Instant) -> Duration {
         let interval = self.config.flush_interval;
         match self.failing_since {
-            Some(_) if !self.buf.is_empty() => {
+            Some(_) => {
                 self.next_try.saturating_duration_since(now).min(interval)
             }
-            _ => interval,
+            None => interval,
         }
     }
 
