@@ -11,18 +11,29 @@ use crate::app::{json_response, App, Body, SERVICE, VERSION};
 /// The page served at `/dashboard`.
 const DASHBOARD_HTML: &str = include_str!("../assets/dashboard.html");
 
+/// The `/health` document.
+#[derive(Serialize)]
+struct HealthDoc {
+    status: &'static str,
+    service: &'static str,
+    version: &'static str,
+    uptime_seconds: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    problems: Vec<String>,
+}
+
 /// `GET /health`: 200 while records and logs can be written, 503 with
 /// the problems otherwise.
 pub fn health(app: &App) -> Response<Body> {
     let problems = problems(app);
     let healthy = problems.is_empty();
-    let doc = serde_json::json!({
-        "status": if healthy { "ok" } else { "degraded" },
-        "service": SERVICE,
-        "version": VERSION,
-        "uptime_seconds": app.started.elapsed().as_secs(),
-        "problems": problems,
-    });
+    let doc = HealthDoc {
+        status: if healthy { "ok" } else { "degraded" },
+        service: SERVICE,
+        version: VERSION,
+        uptime_seconds: app.started.elapsed().as_secs(),
+        problems,
+    };
     let status =
         if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     json_response(status, serde_json::to_vec(&doc).unwrap_or_default())
