@@ -1,9 +1,13 @@
 //! [`JsonlWriter`]: appends records to the metrics file from a background
 //! thread, never blocking the caller.
 //!
-//! `submit` serialises the record on the caller's thread (one allocation,
-//! measured cheaper than cloning the record's strings for the writer
-//! thread) and hands the line to a bounded queue with `try_send`; a full
+//! `submit` serialises the record on the caller's thread into one
+//! buffer. Cloning the record for the writer thread to serialise measured
+//! cheaper on the caller (about 130 ns against 230 ns in
+//! `benches/record.rs`), but it makes up to six allocations freed on another
+//! thread instead of one, and leaves a single thread serialising for every
+//! request thread; the line is the compact form to queue. The caller's
+//! thread then hands the line to a bounded queue with `try_send`; a full
 //! queue drops the record and counts it. The writer thread wakes every
 //! `flush_interval`, takes what is queued and appends it with one `write`
 //! call per `max_batch_bytes`, so lines are whole and never interleave.
