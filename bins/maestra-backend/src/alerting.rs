@@ -6,7 +6,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use alerts_slack::{
-    Alert, Alerter, AlerterConfig, DeliveryEvent, Severity, Stats, WebhookUrl,
+    Alert, Alerter, AlerterConfig, DeliveryEvent, Enqueue, Severity, Stats,
+    WebhookUrl,
 };
 use serde::Serialize;
 use slog::{error, info, warn, Logger};
@@ -58,28 +59,31 @@ impl Alerts {
     /// Queues `alert`, notes it in the recent list and the log.
     pub fn raise(&self, alert: Alert) {
         let text = alert.text();
-        info!(self.log, "Alert raised: {}", alert.title();
-            "event_type" => "alert_raised",
-            "severity" => alert.severity().as_str(),
-            "title" => alert.title(),
-            "text" => &text);
+        let severity = alert.severity().as_str();
+        let title = alert.title().to_string();
 
-        let entry = RecentAlert {
-            timestamp: rfc3339(OffsetDateTime::now_utc()),
-            severity: alert.severity().as_str(),
-            title: alert.title().to_string(),
-            text,
-        };
-        {
-            let mut recent =
-                self.recent.lock().unwrap_or_else(|e| e.into_inner());
-            if recent.len() == RECENT_CAPACITY {
-                recent.pop_back();
-            }
-            recent.push_front(entry);
+        // A repeat folded into an earlier alert is logged by the delivery
+        // callback as alert_folded; it must not crowd the recent list.
+        if self.alerter.notify(alert) == Enqueue::Folded {
+            return;
         }
 
-        self.alerter.notify(alert);
+        info!(self.log, "Alert raised: {title}";
+            "event_type" => "alert_raised",
+            "severity" => severity,
+            "title" => &title,
+            "text" => &text);
+        let entry = RecentAlert {
+            timestamp: rfc3339(OffsetDateTime::now_utc()),
+            severity,
+            title,
+            text,
+        };
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.len() == RECENT_CAPACITY {
+            recent.pop_back();
+        }
+        recent.push_front(entry);
     }
 
     /// Recent alerts, newest first.
