@@ -242,6 +242,9 @@ fn check_deploy_files(deploy: &Path, work: &Path) {
     fs::write(copy.join("file_sd.yml"), file_sd).expect("file_sd config");
     run_clean("promtool", &["check", "config", "file_sd.yml"], &copy);
 
+    // The federation example for a global Prometheus.
+    run_clean("promtool", &["check", "config", "global.yml"], deploy);
+
     let mut args = vec!["check", "rules", "--lint-fatal"];
     let rules: Vec<String> =
         rule_files(deploy).iter().map(|n| format!("rules/{n}")).collect();
