@@ -45,9 +45,10 @@ fn fleet_is_scraped_recorded_and_alerted_on() {
     let work = tempfile::tempdir().expect("temp dir");
     check_deploy_files(&deploy, work.path());
 
-    let a = Instance::start();
-    let mut b = Instance::start();
-    let prom = Prometheus::start(&deploy, work.path(), &[a.addr, b.addr]);
+    let a = Instance::start(deadline);
+    let mut b = Instance::start(deadline);
+    let targets = [a.addr, b.addr];
+    let prom = Prometheus::start(&deploy, work.path(), &targets, deadline);
 
     // Both targets scraped once before any traffic: every histogram and
     // error series then starts at 0 in Prometheus, so the rates below
@@ -152,6 +153,15 @@ fn fleet_is_scraped_recorded_and_alerted_on() {
         "job:maestra_errors:ratio_rate5m = {rec}, sent {expected_ratio}"
     );
     assert!(prom.value("job:maestra_requests:rate5m") > 0.0);
+
+    // The split by surface and status holds both kinds of request.
+    for (surface, status) in [("windsurf", "2xx"), ("unknown", "4xx")] {
+        let expr = format!(
+            "job_surface_status:maestra_requests:rate5m\
+             {{surface=\"{surface}\",status=\"{status}\"}}"
+        );
+        assert!(prom.value(&expr) > 0.0, "{expr}");
+    }
 
     // a answered more than 20 requests with over 5% errors: the alert
     // fires. b's error ratio is higher but it saw fewer than 20 requests,
@@ -422,7 +432,7 @@ struct Instance {
 }
 
 impl Instance {
-    fn start() -> Instance {
+    fn start(deadline: Instant) -> Instance {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut child = Command::new(BIN)
             .env_clear()
@@ -461,7 +471,8 @@ impl Instance {
                 line.clear();
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(20)) {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let addr = match rx.recv_timeout(wait) {
             Ok(addr) => addr.parse().expect("listening address"),
             Err(_) => panic!(
                 "maestra-backend did not start:\n{}",
@@ -520,7 +531,12 @@ struct Prometheus {
 }
 
 impl Prometheus {
-    fn start(deploy: &Path, work: &Path, targets: &[SocketAddr]) -> Self {
+    fn start(
+        deploy: &Path,
+        work: &Path,
+        targets: &[SocketAddr],
+        deadline: Instant,
+    ) -> Self {
         let dir = work.join("prometheus");
         fs::create_dir_all(&dir).expect("prometheus dir");
 
@@ -583,7 +599,6 @@ impl Prometheus {
             .expect("start prometheus");
         let prom = Prometheus { _proc: Guard(child), addr, log };
 
-        let ready = Instant::now() + Duration::from_secs(30);
         loop {
             if try_http(addr, "GET", "/-/ready", None)
                 .is_ok_and(|(status, _)| status == 200)
@@ -591,7 +606,7 @@ impl Prometheus {
                 return prom;
             }
             assert!(
-                Instant::now() < ready,
+                Instant::now() < deadline,
                 "prometheus did not become ready:\n{}",
                 fs::read_to_string(&prom.log).unwrap_or_default()
             );
