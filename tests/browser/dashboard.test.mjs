@@ -506,10 +506,15 @@ async function run() {
       status.text.length > 20 &&
         kept.total_requests.value === String(metrics.total_requests),
       status.text);
+    const uptime = await page.$eval('#card-uptime .badge',
+      (el) => el.textContent.trim());
+    check('uptime card says Alert while the server does not answer',
+      uptime.endsWith('Alert'), `badge "${uptime}"`);
   } catch (err) {
     check('stopped server shows a visible error', false, err.message);
   }
   await page.setViewportSize({ width: 1280, height: 900 });
+  await sleep(300);
   await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-error.png'),
     fullPage: false });
 }
