@@ -184,13 +184,21 @@ impl RotatingFile {
             self.health.failed(&self.path, "write", &err);
             return Err(err);
         };
-        match file.write_all(record) {
+        match write_whole(file, record) {
             Ok(()) => {
                 self.size += len;
                 self.health.succeeded();
                 Ok(())
             }
-            Err(err) => {
+            Err((written, err)) => {
+                // A full disk can take part of a line: that part is cut
+                // off again, so the file never holds half a record in its
+                // middle. Should the cut fail, the reopen below still
+                // ends the torn tail before the next line.
+                if written > 0 {
+                    let _ = take_back(file, written);
+                }
+
                 // Start over on the next line: the folder or file may be
                 // back by then, and a torn tail gets terminated.
                 self.file = None;
@@ -329,6 +337,31 @@ impl RotatingFile {
         }
         PathBuf::from(name)
     }
+}
+
+/// Writes all of `buf`; on failure, also says how many bytes went in.
+fn write_whole(
+    out: &mut impl Write,
+    buf: &[u8],
+) -> Result<(), (u64, io::Error)> {
+    let mut done = 0;
+    while done < buf.len() {
+        match out.write(&buf[done..]) {
+            Ok(0) => {
+                return Err((done as u64, io::ErrorKind::WriteZero.into()))
+            }
+            Ok(n) => done += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err((done as u64, err)),
+        }
+    }
+    Ok(())
+}
+
+/// Removes the last `bytes` bytes of `file`.
+fn take_back(file: &File, bytes: u64) -> io::Result<()> {
+    let len = file.metadata()?.len();
+    file.set_len(len.saturating_sub(bytes))
 }
 
 impl Write for RotatingFile {
@@ -720,6 +753,46 @@ mod tests {
         file.append(b"back\n").unwrap();
         assert!(health.is_healthy());
         assert_eq!(read(&path), "back\n");
+    }
+
+    /// Takes a few bytes, then fails as a full disk does.
+    struct FillsUp {
+        room: usize,
+        taken: Vec<u8>,
+    }
+
+    impl Write for FillsUp {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::from_raw_os_error(28));
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            self.taken.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_short_write_is_taken_back_whole() {
+        let cases: [(usize, Result<(), u64>); 3] =
+            [(100, Ok(())), (4, Err(4)), (0, Err(0))];
+        for (room, want) in cases {
+            let mut out = FillsUp { room, taken: Vec::new() };
+            let got = write_whole(&mut out, b"{\"a\":1}\n").map_err(|e| e.0);
+            assert_eq!(got, want, "room {room}");
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        fs::write(&path, "whole\n{\"par").unwrap();
+        let file = File::options().append(true).open(&path).unwrap();
+        take_back(&file, 5).unwrap();
+        assert_eq!(read(&path), "whole\n");
     }
 
     #[test]
