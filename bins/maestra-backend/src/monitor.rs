@@ -75,6 +75,14 @@ fn check_writes(app: &App, announced: &mut Announced) {
         announced.record_write_errors = stats.write_errors;
     }
 
+    // The log writer learns that its files are writable again only by
+    // writing to them, and a quiet server writes nothing: without this
+    // line /health would stay degraded until the next request.
+    if !app.log_handle.is_healthy() {
+        error!(app.log, "Retrying the log files after a failed write";
+            "event_type" => "log_write_retry");
+    }
+
     let problems = views::problems(app);
     match (problems.is_empty(), announced.write_failure) {
         (false, false) => {
