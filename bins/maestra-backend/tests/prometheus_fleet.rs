@@ -28,6 +28,12 @@ const BUDGET: Duration = Duration::from_secs(85);
 const BUCKETS_MS: [u64; 11] =
     [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
 
+/// The scrape job of the two servers under traffic.
+const JOB: &str = "{job=\"maestra-backend\"}";
+
+/// The key of the third server, the one started with API keys on.
+const SCRAPE_KEY: &str = "scrape-key-0f3a";
+
 /// Traffic sent after the priming round: (chats, unknown paths).
 const TRAFFIC_A: (usize, usize) = (29, 5);
 const TRAFFIC_B: (usize, usize) = (5, 3);
@@ -45,10 +51,12 @@ fn fleet_is_scraped_recorded_and_alerted_on() {
     let work = tempfile::tempdir().expect("temp dir");
     check_deploy_files(&deploy, work.path());
 
-    let a = Instance::start(deadline);
-    let mut b = Instance::start(deadline);
+    let a = Instance::start(deadline, None);
+    let mut b = Instance::start(deadline, None);
+    let keyed = Instance::start(deadline, Some(SCRAPE_KEY));
     let targets = [a.addr, b.addr];
-    let prom = Prometheus::start(&deploy, work.path(), &targets, deadline);
+    let prom =
+        Prometheus::start(&deploy, work.path(), &targets, keyed.addr, deadline);
 
     // Both targets scraped once before any traffic: every histogram and
     // error series then starts at 0 in Prometheus, so the rates below
@@ -58,10 +66,22 @@ fn fleet_is_scraped_recorded_and_alerted_on() {
         (first_value(&up) == Some(2.0)).then_some(())
     });
     wait_for("histograms scraped", deadline, || {
-        let q = "count(maestra_request_duration_seconds_count)";
-        (first_value(&prom.query(q)) == Some(2.0)).then_some(())
+        let q = format!("count(maestra_request_duration_seconds_count{JOB})");
+        (first_value(&prom.query(&q)) == Some(2.0)).then_some(())
     });
     check_live_exposition(a.addr, work.path());
+
+    // With API keys on, the key read from credentials_file (written with
+    // a trailing newline, as `echo` leaves it) lets the scrape in, and a
+    // wrong one is answered 401.
+    wait_for("the keyed scrape up", deadline, || {
+        let up = prom.query("up{job=\"maestra-keyed\"} == 1");
+        (up.len() == 1).then_some(())
+    });
+    let refused = wait_for("the wrong key refused", deadline, || {
+        prom.target_error("maestra-wrong-key").filter(|e| !e.is_empty())
+    });
+    assert!(refused.contains("401"), "wrong key: {refused}");
 
     // One request of each kind per instance creates the lazily created
     // maestra_requests_total series; waiting for Prometheus to see them
@@ -70,8 +90,8 @@ fn fleet_is_scraped_recorded_and_alerted_on() {
         inst.send(1, 1);
     }
     wait_for("priming traffic scraped", deadline, || {
-        let sum = first_value(&prom.query("sum(maestra_requests_total)"));
-        (sum == Some(4.0)).then_some(())
+        let q = format!("sum(maestra_requests_total{JOB})");
+        (first_value(&prom.query(&q)) == Some(4.0)).then_some(())
     });
 
     a.send(TRAFFIC_A.0, TRAFFIC_A.1);
@@ -85,15 +105,16 @@ fn fleet_is_scraped_recorded_and_alerted_on() {
 
     // Totals, straight from the counters.
     wait_for("all requests scraped", deadline, || {
-        let sum = first_value(&prom.query("sum(maestra_requests_total)"));
-        (sum == Some(total)).then_some(())
+        let q = format!("sum(maestra_requests_total{JOB})");
+        (first_value(&prom.query(&q)) == Some(total)).then_some(())
     });
-    let count = prom.value("sum(maestra_request_duration_seconds_count)");
-    assert_eq!(count, total, "histogram count against requests sent");
-    let errors = prom.value("sum(maestra_errors_total)");
-    assert_eq!(errors, unknown as f64, "every unknown path is a 4xx");
-    let ratio =
-        prom.value("sum(maestra_errors_total) / sum(maestra_requests_total)");
+    let q = format!("sum(maestra_request_duration_seconds_count{JOB})");
+    assert_eq!(prom.value(&q), total, "histogram count against requests");
+    let q = format!("sum(maestra_errors_total{JOB})");
+    assert_eq!(prom.value(&q), unknown as f64, "unknown paths are 4xx");
+    let ratio = prom.value(&format!(
+        "sum(maestra_errors_total{JOB}) / sum(maestra_requests_total{JOB})"
+    ));
     let expected_ratio = unknown as f64 / total;
     assert!(
         (ratio - expected_ratio).abs() < 1e-12,
@@ -140,25 +161,26 @@ fn fleet_is_scraped_recorded_and_alerted_on() {
     let bound = bucket_bound_s(slowest);
     for name in ["p95", "p99"] {
         let expr =
-            format!("job:maestra_request_duration_seconds:{name}_rate5m");
+            format!("job:maestra_request_duration_seconds:{name}_rate5m{JOB}");
         let v = prom.value(&expr);
         assert!(v > 0.0 && v <= bound, "{expr} = {v}, bucket bound {bound}");
     }
 
     // Fleet ratios add rates of two targets scraped at different
     // instants, whose extrapolations differ by a little.
-    let rec = prom.value("job:maestra_errors:ratio_rate5m");
+    let rec = prom.value(&format!("job:maestra_errors:ratio_rate5m{JOB}"));
     assert!(
         (rec - expected_ratio).abs() < expected_ratio * 0.1,
         "job:maestra_errors:ratio_rate5m = {rec}, sent {expected_ratio}"
     );
-    assert!(prom.value("job:maestra_requests:rate5m") > 0.0);
+    assert!(prom.value(&format!("job:maestra_requests:rate5m{JOB}")) > 0.0);
 
     // The split by surface and status holds both kinds of request.
     for (surface, status) in [("windsurf", "2xx"), ("unknown", "4xx")] {
         let expr = format!(
             "job_surface_status:maestra_requests:rate5m\
-             {{surface=\"{surface}\",status=\"{status}\"}}"
+             {{job=\"maestra-backend\",surface=\"{surface}\",\
+             status=\"{status}\"}}"
         );
         assert!(prom.value(&expr) > 0.0, "{expr}");
     }
@@ -432,7 +454,8 @@ struct Instance {
 }
 
 impl Instance {
-    fn start(deadline: Instant) -> Instance {
+    /// Starts a server, with API keys on when `keys` is given.
+    fn start(deadline: Instant, keys: Option<&str>) -> Instance {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut child = Command::new(BIN)
             .env_clear()
@@ -442,6 +465,7 @@ impl Instance {
             .env("MAESTRA_METRICS_PATH", dir.path().join("metrics.jsonl"))
             .env("MAESTRA_LOG_DIR", dir.path().join("logs"))
             .env("MAESTRA_RATE_LIMIT", "100000")
+            .envs(keys.map(|k| ("MAESTRA_API_KEYS", k)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -535,6 +559,7 @@ impl Prometheus {
         deploy: &Path,
         work: &Path,
         targets: &[SocketAddr],
+        keyed: SocketAddr,
         deadline: Instant,
     ) -> Self {
         let dir = work.join("prometheus");
@@ -559,10 +584,35 @@ impl Prometheus {
         assert!(fast.contains("for: 1s"), "no `for` found to shorten");
         fs::write(dir.join("alerts-fast.yml"), fast).expect("write rules");
 
-        // With keys off the empty key file must not get in the way.
-        fs::write(dir.join("key"), "").expect("key file");
-        let targets: Vec<String> =
-            targets.iter().map(|t| format!("\"{t}\"")).collect();
+        // The two servers under traffic run with keys off, where an empty
+        // key file must not get in the way; the third has keys on and is
+        // scraped once with its key and once with a wrong one.
+        let keys = [
+            ("maestra-backend", "key", String::new(), targets.to_vec()),
+            (
+                "maestra-keyed",
+                "good-key",
+                format!("{SCRAPE_KEY}\n"),
+                vec![keyed],
+            ),
+            ("maestra-wrong-key", "bad-key", "wrong\n".into(), vec![keyed]),
+        ];
+        let mut jobs = String::new();
+        for (job, file, key, targets) in keys {
+            fs::write(dir.join(file), key).expect("key file");
+            let targets: Vec<String> =
+                targets.iter().map(|t| format!("\"{t}\"")).collect();
+            jobs.push_str(&format!(
+                "  - job_name: {job}\n\
+                 \x20   metrics_path: /metrics/prometheus\n\
+                 \x20   authorization:\n\
+                 \x20     type: Bearer\n\
+                 \x20     credentials_file: {file}\n\
+                 \x20   static_configs:\n\
+                 \x20     - targets: [{targets}]\n",
+                targets = targets.join(", "),
+            ));
+        }
         let config = format!(
             "global:\n\
              \x20 scrape_interval: 1s\n\
@@ -572,15 +622,8 @@ impl Prometheus {
              \x20 - {recording}\n\
              \x20 - alerts-fast.yml\n\
              scrape_configs:\n\
-             \x20 - job_name: maestra-backend\n\
-             \x20   metrics_path: /metrics/prometheus\n\
-             \x20   authorization:\n\
-             \x20     type: Bearer\n\
-             \x20     credentials_file: key\n\
-             \x20   static_configs:\n\
-             \x20     - targets: [{targets}]\n",
+             {jobs}",
             recording = deploy.join("rules/maestra-recording.yml").display(),
-            targets = targets.join(", "),
         );
         let config_path = dir.join("prometheus.yml");
         fs::write(&config_path, config).expect("write config");
@@ -656,6 +699,17 @@ impl Prometheus {
             panic!("{expr} gave {result:?}; rules: {rules}");
         }
         result[0].1
+    }
+
+    /// The last scrape error of a job's single target ("" when none).
+    fn target_error(&self, job: &str) -> Option<String> {
+        let (status, body) = http(self.addr, "GET", "/api/v1/targets", None);
+        assert_eq!(status, 200, "targets: {body}");
+        let v: Value = serde_json::from_str(&body).expect("targets JSON");
+        v["data"]["activeTargets"].as_array()?.iter().find_map(|t| {
+            (t["labels"]["job"] == job)
+                .then(|| t["lastError"].as_str().unwrap_or("").to_owned())
+        })
     }
 
     /// The state (`pending` or `firing`) of an alert for one instance.
