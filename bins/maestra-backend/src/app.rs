@@ -12,7 +12,9 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use hyper::header::{
+    HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER,
+};
 use hyper::{Method, Request, Response, StatusCode};
 use log_json::{preview, LogHandle};
 use metrics_core::{Aggregator, JsonlWriter, RequestRecord};
@@ -177,9 +179,18 @@ fn guarded(
     if app.keys.allows(req.headers()) {
         return view();
     }
-    refuse_auth(app, ctx);
+
+    // A browser's first visit carries no credentials by design: it waits
+    // for the challenge below. Only a key that was given and is wrong is
+    // an authentication failure.
+    let dashboard = ctx.path == "/dashboard";
+    let presented = req.headers().contains_key(AUTHORIZATION)
+        || req.headers().contains_key("x-api-key");
+    if presented || !dashboard {
+        refuse_auth(app, ctx);
+    }
     let mut resp = error_response(&ApiError::unauthorized(), &ctx.request_id);
-    if ctx.path == "/dashboard" {
+    if dashboard {
         // Lets a browser ask for the key once; its later same-origin
         // fetches then carry it.
         resp.headers_mut().insert(

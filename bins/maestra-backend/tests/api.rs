@@ -217,9 +217,20 @@ fn api_keys_guard_everything_but_health() {
             200
         );
     }
+    let key = [("x-api-key", "key-one")];
+    let failures = |s: &common::Server| {
+        s.get_with("/metrics", &key).json()["auth_failures"].as_u64().unwrap()
+    };
+    let before = failures(&server);
     let page = server.get("/dashboard");
     assert_eq!(page.status, 401);
     assert!(page.header("www-authenticate").unwrap().starts_with("Basic"));
+    // A browser's first, credential-less visit is not a failed login...
+    assert_eq!(failures(&server), before);
+    // ...a wrong password is. ("maestra:nope")
+    let wrong = [("authorization", "Basic bWFlc3RyYTpub3Bl")];
+    assert_eq!(server.get_with("/dashboard", &wrong).status, 401);
+    assert_eq!(failures(&server), before + 1);
     // "maestra:key-two", as a browser sends it after the prompt.
     let basic = [("authorization", "Basic bWFlc3RyYTprZXktdHdv")];
     assert_eq!(server.get_with("/dashboard", &basic).status, 200);
