@@ -438,3 +438,181 @@ pub fn dead_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
 }
+
+/// One HTTP/1.1 exchange that reports a refused, reset or unanswered
+/// connection as `None` instead of panicking: for load and fault tests
+/// where the server may be gone.
+pub fn try_http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Option<Resp> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n"
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(b) = body {
+        head.push_str(&format!("Content-Length: {}\r\n", b.len()));
+    }
+    head.push_str("\r\n");
+    let mut out = head.into_bytes();
+    out.extend_from_slice(body.unwrap_or_default());
+    stream.write_all(&out).ok()?;
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    if !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+        return None;
+    }
+    Some(parse_response(&raw))
+}
+
+/// Writes `bytes` on a fresh connection and returns whatever comes back
+/// until the server closes or `limit` passes. Write errors are ignored:
+/// a server may close early on hostile input, and what it sent before
+/// is still read.
+pub fn raw_exchange(
+    addr: SocketAddr,
+    bytes: &[u8],
+    limit: Duration,
+) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    let _ = stream.set_write_timeout(Some(limit));
+    let _ = stream.write_all(bytes);
+    read_until_closed(&mut stream, limit)
+}
+
+/// Reads from `stream` until end of file, a reset, or `limit`.
+pub fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Vec<u8> {
+    let deadline = Instant::now() + limit;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return raw;
+        }
+        let _ = stream.set_read_timeout(Some(left));
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return raw,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// A number field of `/proc/PID/status`, such as `VmRSS` (in kB) or
+/// `Threads`.
+pub fn proc_status(pid: u32, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// A loopback server that accepts connections and never answers: a
+/// hanging Slack or upstream. Connections are closed when it is dropped.
+pub struct Hanging {
+    pub addr: SocketAddr,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Hanging {
+    pub fn start() -> Hanging {
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                if flag.load(Ordering::SeqCst) {
+                    return;
+                }
+                if let Ok(s) = stream {
+                    held.push(s);
+                }
+            }
+        });
+        Hanging { addr, stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for Hanging {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wakes the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.addr);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Setup {
+    /// Starts the server through `sh -c SCRIPT`, where the script ends by
+    /// `exec`ing the binary given as `$0` (for limits set by a wrapper
+    /// such as `prlimit`); waits for its listening line.
+    pub fn start_via_shell(&self, script: &str) -> Server {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg(BIN)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(&self.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start maestra-backend");
+
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr);
+        let seen = Arc::new(Mutex::new(String::new()));
+        let addr = loop {
+            let mut line = String::new();
+            let n = lines.read_line(&mut line).unwrap_or(0);
+            seen.lock().unwrap().push_str(&line);
+            if n == 0 {
+                let _ = child.kill();
+                panic!("server did not start: {}", seen.lock().unwrap());
+            }
+            if let Some(rest) = line.trim().split("listening on http://").nth(1)
+            {
+                break rest.parse::<SocketAddr>().expect("address");
+            }
+        };
+        let sink = Arc::clone(&seen);
+        thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = lines.read_to_string(&mut rest);
+            sink.lock().unwrap().push_str(&rest);
+        });
+        Server { child, addr, dir: self.dir.path().to_path_buf(), stderr: seen }
+    }
+}
