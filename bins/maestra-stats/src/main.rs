@@ -23,6 +23,7 @@ mod analysis;
 mod blocks;
 mod cli;
 mod error;
+mod layout;
 mod progress;
 mod record;
 mod render;

@@ -185,14 +185,29 @@ fn exact_small_decimal(text: &str) -> Option<f64> {
     Some(if negative { -value } else { value })
 }
 
-/// A read position in one line.
-struct Cursor<'a> {
+/// A read position in one line (or in a block of lines, for
+/// [`crate::layout`]).
+pub struct Cursor<'a> {
     text: &'a str,
     bytes: &'a [u8],
-    at: usize,
+    /// Index of the next byte to read.
+    pub at: usize,
 }
 
 impl<'a> Cursor<'a> {
+    /// A cursor at byte `at` of `text`.
+    pub fn new(text: &'a str, at: usize) -> Self {
+        Self { text, bytes: text.as_bytes(), at }
+    }
+
+    /// Consumes `want` if the text continues with it. The length is a
+    /// constant, so the comparison compiles to a few word compares.
+    pub fn literal_of<const N: usize>(&mut self, want: &[u8; N]) -> Option<()> {
+        let end = self.at.checked_add(N)?;
+        let got: &[u8; N] = self.bytes.get(self.at..end)?.try_into().ok()?;
+        (got == want).then(|| self.at = end)
+    }
+
     /// `starts_with` as an inlined byte loop: for keys of a dozen bytes
     /// a call to the library's memcmp cost more than the comparison.
     fn rest_starts_with(&self, prefix: &[u8]) -> bool {
@@ -201,17 +216,20 @@ impl<'a> Cursor<'a> {
             && prefix.iter().zip(rest).all(|(want, got)| want == got)
     }
 
-    fn peek(&self) -> Option<u8> {
+    /// The next byte, if any.
+    pub fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
 
-    fn next(&mut self) -> Option<u8> {
+    /// Consumes and returns the next byte.
+    pub fn next(&mut self) -> Option<u8> {
         let byte = self.peek()?;
         self.at += 1;
         Some(byte)
     }
 
-    fn expect(&mut self, want: u8) -> Option<()> {
+    /// Consumes the next byte if it is `want`.
+    pub fn expect(&mut self, want: u8) -> Option<()> {
         (self.next()? == want).then_some(())
     }
 
@@ -224,6 +242,12 @@ impl<'a> Cursor<'a> {
     /// A string with no escapes and no control characters.
     fn plain_string(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
+        self.plain_string_rest()
+    }
+
+    /// [`Self::plain_string`] after its opening quote: the text up to the
+    /// closing quote, which is consumed.
+    pub fn plain_string_rest(&mut self) -> Option<&'a str> {
         let start = self.at;
         let mut at = start;
 
@@ -249,7 +273,8 @@ impl<'a> Cursor<'a> {
         self.text.get(start..at)
     }
 
-    fn string_or_null(&mut self) -> Option<Option<&'a str>> {
+    /// `null`, or a plain string.
+    pub fn string_or_null(&mut self) -> Option<Option<&'a str>> {
         if self.peek()? == b'n' {
             self.literal(b"null")?;
             return Some(None);
@@ -264,7 +289,7 @@ impl<'a> Cursor<'a> {
 
     /// A plain non-negative integer up to 2^53: digits only, no leading
     /// zero, no fraction or exponent (those go to the reference parser).
-    fn plain_unsigned(&mut self) -> Option<u64> {
+    pub fn plain_unsigned(&mut self) -> Option<u64> {
         let start = self.at;
         let mut value = 0u64;
         while let Some(d @ b'0'..=b'9') = self.peek() {
@@ -283,7 +308,34 @@ impl<'a> Cursor<'a> {
     /// Any JSON number, checked against the JSON grammar (Rust's float
     /// parser alone would also take `1.`, `.5`, `+1` or `inf`) and then
     /// rounded correctly by the standard library.
-    fn number(&mut self) -> Option<f64> {
+    pub fn number(&mut self) -> Option<f64> {
+        let text = self.number_text()?;
+        let value = match exact_small_decimal(text) {
+            Some(value) => value,
+            None => text.parse().ok()?,
+        };
+
+        // serde_json rejects numbers beyond the double range.
+        value.is_finite().then_some(value)
+    }
+
+    /// Checks that a number follows, exactly as [`Self::number`] would
+    /// accept it, without converting it when that is not needed: a number
+    /// without exponent and with fewer than 300 digits is below the
+    /// largest double (about 1.8e308), so it is finite.
+    pub fn number_checked(&mut self) -> Option<()> {
+        let start = self.at;
+        let text = self.number_text()?;
+        let plain = text.len() < 300 && !text.contains(['e', 'E']);
+        if plain {
+            return Some(());
+        }
+        self.at = start;
+        self.number().map(drop)
+    }
+
+    /// The text of a number that follows the JSON grammar.
+    fn number_text(&mut self) -> Option<&'a str> {
         let start = self.at;
         if self.peek() == Some(b'-') {
             self.at += 1;
@@ -304,14 +356,7 @@ impl<'a> Cursor<'a> {
             }
             self.require_digits()?;
         }
-        let text = self.text.get(start..self.at)?;
-        let value = match exact_small_decimal(text) {
-            Some(value) => value,
-            None => text.parse().ok()?,
-        };
-
-        // serde_json rejects numbers beyond the double range.
-        value.is_finite().then_some(value)
+        self.text.get(start..self.at)
     }
 
     fn digits(&mut self) {

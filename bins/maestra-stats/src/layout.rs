@@ -1,0 +1,228 @@
+//! The fastest path: a line laid out exactly as our writer lays it out
+//! (metrics-core's `write_json_line`: every key, in its order, no
+//! spaces), read straight out of a block of lines.
+//!
+//! Knowing the layout, each key is confirmed with one fixed-length
+//! comparison, the line's end is found by reading up to it (no separate
+//! search for the newline), and a number the question does not use is
+//! checked but not converted. Anything else is declined, and the caller
+//! goes on to [`crate::scan`] and, past it, to `serde_json`; so this path
+//! only has to be right on the lines it takes. It takes a subset of what
+//! [`crate::scan::scan`] takes, with the same values (tested below).
+
+use std::borrow::Cow;
+
+use crate::record::Record;
+use crate::scan::Cursor;
+use crate::timestamp::parse_rfc3339;
+
+/// Which conversions a question needs beyond the latency, status, times
+/// and strings, which are always read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wants {
+    /// Convert `cost_usd` to a double; when false it is only checked to
+    /// be a valid, finite number, and [`Record::cost_usd`] is left at 0.
+    pub cost: bool,
+}
+
+/// Reads the line starting at byte `start` of `text`.
+///
+/// Gives the record and the index where the line ends (its newline, or
+/// the end of `text`), or `None` when the line is not in our writer's
+/// layout or not valid.
+pub fn scan_line(
+    text: &str,
+    start: usize,
+    wants: Wants,
+) -> Option<(Record<'_>, usize)> {
+    let mut cur = Cursor::new(text, start);
+
+    cur.literal_of(b"{\"timestamp\":\"")?;
+    let timestamp = cur.plain_string_rest()?;
+    let instant = parse_rfc3339(timestamp.as_bytes())?;
+    cur.literal_of(b",\"request_id\":\"")?;
+    cur.plain_string_rest()?;
+    cur.literal_of(b",\"surface_id\":\"")?;
+    let surface_id = cur.plain_string_rest()?;
+    cur.literal_of(b",\"user_id\":\"")?;
+    cur.plain_string_rest()?;
+    cur.literal_of(b",\"conversation_id\":")?;
+    cur.string_or_null()?;
+    cur.literal_of(b",\"mode\":\"")?;
+    cur.plain_string_rest()?;
+
+    cur.literal_of(b",\"latency_ms\":")?;
+    let latency_ms = cur.plain_unsigned()?;
+    cur.literal_of(b",\"status_code\":")?;
+    let status_code = cur.plain_unsigned()? as i64;
+    cur.literal_of(b",\"tokens\":")?;
+    cur.plain_unsigned()?;
+    cur.literal_of(b",\"cost_usd\":")?;
+    let cost_usd = if wants.cost {
+        cur.number()?
+    } else {
+        cur.number_checked()?;
+        0.0
+    };
+    cur.literal_of(b",\"error\":")?;
+    let error = cur.string_or_null()?;
+    cur.expect(b'}')?;
+
+    // Trailing spaces or a `\r` are valid JSON too, but our writer never
+    // writes them: the general scanner takes those lines.
+    if !matches!(cur.peek(), None | Some(b'\n')) {
+        return None;
+    }
+    let record = Record {
+        timestamp: Cow::Borrowed(timestamp),
+        instant,
+        surface_id: Cow::Borrowed(surface_id),
+        latency_ms,
+        status_code,
+        cost_usd,
+        error: error.map(Cow::Borrowed),
+    };
+    Some((record, cur.at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::parse_with_serde;
+    use crate::scan::scan;
+
+    const OURS: &str = r#"{"timestamp":"2025-12-28T15:30:00.123Z","request_id":"req_abc123","surface_id":"windsurf","user_id":"justinharmon","conversation_id":"conv_2025-12-28_jh_abc12345","mode":"advisor","latency_ms":234,"status_code":200,"tokens":150,"cost_usd":0.001,"error":null}"#;
+
+    const ALL: Wants = Wants { cost: true };
+    const NO_COST: Wants = Wants { cost: false };
+
+    /// This path either declines `line` or agrees with both the general
+    /// scanner and the reference parser; without the cost it agrees on
+    /// everything else and still declines exactly the same lines.
+    fn agrees(line: &str) -> bool {
+        let fast = scan_line(line, 0, ALL);
+        let lean = scan_line(line, 0, NO_COST);
+        if fast.is_some() != lean.is_some() {
+            return false;
+        }
+        let Some((record, end)) = fast else {
+            return true;
+        };
+        let general = scan(line);
+        let reference = parse_with_serde(line.as_bytes());
+        let without_cost = Record { cost_usd: 0.0, ..record.clone() };
+        end == line.len()
+            && general.as_ref() == Some(&record)
+            && reference.as_ref() == Some(&record)
+            && lean.map(|(r, _)| r) == Some(without_cost)
+    }
+
+    #[test]
+    fn takes_our_writers_lines() {
+        let (record, end) = scan_line(OURS, 0, ALL).expect("fast path");
+        assert_eq!(end, OURS.len());
+        assert_eq!(record.latency_ms, 234);
+        assert_eq!(record.cost_usd, 0.001);
+        assert!(agrees(OURS));
+
+        let failed = OURS
+            .replace(r#""error":null"#, r#""error":"upstream_error""#)
+            .replace(r#""conv_2025-12-28_jh_abc12345""#, "null");
+        let (record, _) = scan_line(&failed, 0, ALL).expect("fast path");
+        assert_eq!(record.error.as_deref(), Some("upstream_error"));
+        assert!(agrees(&failed));
+    }
+
+    #[test]
+    fn reads_a_line_inside_a_block_up_to_its_newline() {
+        let block = format!("{OURS}\n{OURS}\nnot json\n{OURS}");
+        let (_, end) = scan_line(&block, 0, ALL).unwrap();
+        assert_eq!(end, OURS.len());
+        let second = end + 1;
+        let (_, end) = scan_line(&block, second, NO_COST).unwrap();
+        assert_eq!(&block[end..end + 1], "\n");
+        assert!(scan_line(&block, end + 1, ALL).is_none());
+        let last = block.len() - OURS.len();
+        assert_eq!(scan_line(&block, last, ALL).unwrap().1, block.len());
+    }
+
+    #[test]
+    fn declines_other_layouts_for_the_general_scanner() {
+        let cases = [
+            format!(" {OURS}"),
+            format!("{OURS} "),
+            format!("{OURS}\r"),
+            OURS.replace(r#","mode":"advisor""#, ""),
+            OURS.replace(r#""request_id""#, r#""request_ID""#),
+            OURS.replace(":234,", ": 234,"),
+            OURS.replace(r#","tokens":150"#, r#","tokens":150,"x":1"#),
+        ];
+        for line in &cases {
+            assert!(scan_line(line, 0, ALL).is_none(), "{line}");
+            assert!(scan_line(line, 0, NO_COST).is_none(), "{line}");
+            assert!(
+                crate::record::parse_text(line).is_some(),
+                "still a record: {line}"
+            );
+        }
+    }
+
+    /// The checks every field keeps when its value is not converted:
+    /// each of these lines is bad, with or without the cost.
+    #[test]
+    fn unconverted_fields_are_still_checked() {
+        let cases = [
+            OURS.replace("0.001", "1e999"),
+            OURS.replace("0.001", "-1e400"),
+            OURS.replace("0.001", "\"0.001\""),
+            OURS.replace("0.001", "null"),
+            OURS.replace("0.001", "01"),
+            OURS.replace("0.001", "1."),
+            OURS.replace("0.001", ".5"),
+            OURS.replace("0.001", "+1"),
+            OURS.replace("0.001", "1e"),
+            OURS.replace("0.001", &format!("1{}", "0".repeat(400))),
+            OURS.replace(":150,", ":-1,"),
+            OURS.replace(":150,", ":9007199254740993,"),
+            OURS.replace(":150,", ":\"many\","),
+            OURS.replace("2025-12-28T15", "2025-02-30T15"),
+            OURS.replace(r#""advisor""#, "null"),
+            OURS.replace(r#""justinharmon""#, "7"),
+            OURS.replace(r#""conv_2025-12-28_jh_abc12345""#, "true"),
+        ];
+        for line in &cases {
+            for wants in [ALL, NO_COST] {
+                assert!(scan_line(line, 0, wants).is_none(), "{line}");
+            }
+            assert!(parse_with_serde(line.as_bytes()).is_none(), "{line}");
+        }
+
+        // Long plain costs and exponents in range are fine either way.
+        for cost in
+            [format!("1{}", "0".repeat(290)), "1e300".into(), "-2.5E-7".into()]
+        {
+            let line = OURS.replace("0.001", &cost);
+            assert!(scan_line(&line, 0, NO_COST).is_some(), "{line}");
+            assert!(agrees(&line), "{line}");
+        }
+    }
+
+    /// Cutting our writer's line anywhere, or changing any byte, never
+    /// makes this path disagree with the general scanner or the reference.
+    #[test]
+    fn torn_and_mangled_lines_agree() {
+        for end in 0..OURS.len() {
+            assert!(agrees(&OURS[..end]), "{}", &OURS[..end]);
+        }
+        for at in 0..OURS.len() {
+            for replacement in
+                [" ", "\"", "}", ",", "0", "9", "x", "\\", "é", "\n", "e"]
+            {
+                let mut line = OURS.to_owned();
+                line.replace_range(at..at + 1, replacement);
+                let line = line.split('\n').next().unwrap_or_default();
+                assert!(agrees(line), "{line}");
+            }
+        }
+    }
+}
