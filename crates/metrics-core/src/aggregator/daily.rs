@@ -3,6 +3,7 @@
 
 use time::Date;
 
+use super::shard::Access;
 use super::tagged::Tagged;
 
 const DAY_MS: i64 = 86_400_000;
@@ -33,8 +34,10 @@ pub(crate) fn date_of(day: i64) -> Date {
 /// `cost_usd` in nano-dollars; negative, NaN and infinite costs count 0.
 pub(crate) fn to_nanos(cost_usd: f64) -> u64 {
     if cost_usd.is_finite() && cost_usd > 0.0 {
-        // `as` saturates, which is the wanted cap for absurd values.
-        (cost_usd * NANOS_PER_USD).round() as u64
+        // Adding a half and truncating rounds like `round` for positive
+        // values without its library call; `as` saturates, which is the
+        // wanted cap for absurd values.
+        (cost_usd * NANOS_PER_USD + 0.5) as u64
     } else {
         0
     }
@@ -67,9 +70,15 @@ pub(crate) struct DayCounter {
 
 impl DayCounter {
     /// Adds one request costing `nanos` to day `day`.
-    pub(crate) fn add(&self, day: i64, nanos: u64, requests: u64) {
-        self.cost_nanos.add(day as u64, nanos);
-        self.requests.add(day as u64, requests);
+    pub(crate) fn add(
+        &self,
+        day: i64,
+        nanos: u64,
+        requests: u64,
+        access: Access,
+    ) {
+        self.cost_nanos.add(day as u64, nanos, access);
+        self.requests.add(day as u64, requests, access);
     }
 
     /// Replaces the counts with these for day `day`.

@@ -19,9 +19,7 @@ use crate::record::RequestRecord;
 use crate::snapshot::{Snapshot, SurfaceCounts};
 use conversations::ConversationTable;
 use daily::{date_of, day_number, day_number_of, to_nanos, to_usd, DayCounter};
-use shard::{
-    bump, class_of, duration_bucket, read, shard_index, Shard, CLASSES,
-};
+use shard::{bump, class_of, duration_bucket, read, stripe, Shard, CLASSES};
 use surfaces::SurfaceTable;
 use window::{ratio, rounded_mean, WindowShape};
 
@@ -37,7 +35,7 @@ pub use window::WindowStats;
 /// | `conversation_slots` | 16384 | size of the conversation table |
 /// | `surface_cap` | 32 | surfaces counted by name |
 /// | `window` | 300 s | length of the rolling window |
-/// | `shards` | 0 (auto) | counter stripes |
+/// | `shards` | 0 (auto) | counter stripes held by threads |
 /// | `clock` | [`SystemClock`] | time source |
 ///
 /// A conversation is active while it had a request within the TTL, in
@@ -46,7 +44,10 @@ pub use window::WindowStats;
 /// [`Snapshot::conversations_untracked`]). Surfaces beyond the cap fold
 /// into `other`. The window is cut into at most 60 buckets of whole
 /// seconds. Shards are rounded up to a power of two; auto is twice the
-/// CPUs, at most 64.
+/// CPUs, at most 64. A thread recording takes a stripe for itself when
+/// the one its thread picks is free, and writes it without locked
+/// instructions; the others share one more stripe, written with atomic
+/// adds.
 ///
 /// The latency histogram is fixed: 16 buckets per power of two, quantiles
 /// within 1/32 of the true value (see [`LatencyHistogram`]).
@@ -60,7 +61,8 @@ pub struct AggregatorConfig {
     pub surface_cap: usize,
     /// Length of the rolling window.
     pub window: Duration,
-    /// Counter stripes; 0 picks twice the CPUs.
+    /// Counter stripes that threads hold for themselves; 0 picks twice
+    /// the CPUs. One shared stripe is always added.
     pub shards: usize,
     /// Where time comes from.
     pub clock: Arc<dyn Clock>,
@@ -82,14 +84,17 @@ impl Default for AggregatorConfig {
 /// Running totals of request metrics, shared by reference between
 /// threads (`Send + Sync`).
 ///
-/// [`record`](Aggregator::record) uses atomic adds on a per-thread stripe
-/// only: no lock, no allocation (except once per new surface name, when
-/// its slot is claimed). Times come from the configured [`Clock`], never
+/// [`record`](Aggregator::record) writes a stripe of counters that the
+/// calling thread holds for itself, with plain loads and stores, or the
+/// shared stripe with atomic adds: no lock, no allocation (except once
+/// per new surface name, when its slot is claimed, and once per thread,
+/// when it takes its stripe). Times come from the configured [`Clock`], never
 /// from the record's `timestamp`: a record with a skewed or replayed
 /// timestamp still lands in the current window and UTC day.
 #[derive(Debug)]
 pub struct Aggregator {
-    shards: Box<[Shard]>,
+    /// The stripes threads hold, then the shared one.
+    shards: Arc<[Shard]>,
     surfaces: SurfaceTable,
     conversations: ConversationTable,
     window: WindowShape,
@@ -113,7 +118,7 @@ impl Aggregator {
             }
             n => n,
         };
-        let shards = shards.clamp(1, 64).next_power_of_two();
+        let shards = shards.clamp(1, 64).next_power_of_two() + 1;
         let surfaces = SurfaceTable::new(config.surface_cap);
         let ttl_s = i64::try_from(config.conversation_ttl.as_secs())
             .unwrap_or(i64::MAX);
@@ -136,28 +141,34 @@ impl Aggregator {
     pub fn record(&self, r: &RequestRecord) {
         let now_ms = self.clock.now_unix_ms();
         let now_s = now_ms.div_euclid(1000);
-        let shard = &self.shards[shard_index(self.shards.len())];
+        let (shard, access) = stripe(&self.shards);
         let nanos = to_nanos(r.cost_usd);
 
-        bump(&shard.requests, 1);
+        bump(&shard.requests, 1, access);
         if r.status_code >= 500 {
-            bump(&shard.errors_5xx, 1);
+            bump(&shard.errors_5xx, 1, access);
         } else if r.status_code >= 400 {
-            bump(&shard.errors_4xx, 1);
+            bump(&shard.errors_4xx, 1, access);
         }
-        bump(&shard.latency_sum_ms, r.latency_ms);
-        bump(&shard.cost_nanos, nanos);
+        bump(&shard.latency_sum_ms, r.latency_ms, access);
+        bump(&shard.cost_nanos, nanos, access);
         if let Some(b) = duration_bucket(r.latency_ms) {
-            bump(&shard.duration[b], 1);
+            bump(&shard.duration[b], 1, access);
         }
         let bucket = crate::histogram::bucket_of(r.latency_ms);
-        bump(&shard.latency[bucket], 1);
+        bump(&shard.latency[bucket], 1, access);
 
         let row = self.surfaces.row_of(&r.surface_id);
-        bump(shard.surface(row, class_of(r.status_code)), 1);
+        bump(shard.surface(row, class_of(r.status_code)), 1, access);
 
-        self.window.record(&shard.window, now_s, r.status_code, r.latency_ms);
-        shard.daily.add(day_number(now_ms), nanos, 1);
+        self.window.record(
+            &shard.window,
+            now_s,
+            r.status_code,
+            r.latency_ms,
+            access,
+        );
+        shard.daily.add(day_number(now_ms), nanos, 1, access);
         if let Some(id) = r.conversation_id.as_deref().filter(|c| !c.is_empty())
         {
             self.conversations.touch(id, now_s);

@@ -8,6 +8,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::shard::Access;
+
 /// A counter tagged with the period it counts for.
 #[derive(Debug, Default)]
 pub(crate) struct Tagged<const VALUE_BITS: u32>(AtomicU64);
@@ -18,18 +20,30 @@ impl<const VALUE_BITS: u32> Tagged<VALUE_BITS> {
 
     /// Adds `n` to the count of period `tag`, first dropping the count of
     /// any other period.
-    pub(crate) fn add(&self, tag: u64, n: u64) {
+    pub(crate) fn add(&self, tag: u64, n: u64, access: Access) {
         let tag = tag & Self::TAG_MASK;
+        let next = |cur: u64| {
+            let old =
+                if cur >> VALUE_BITS == tag { cur & Self::MASK } else { 0 };
+            tag << VALUE_BITS | old.saturating_add(n).min(Self::MASK)
+        };
+        match access {
+            // The only writer: a load and a store.
+            Access::Held => {
+                let cur = self.0.load(Ordering::Relaxed);
+                self.0.store(next(cur), Ordering::Relaxed);
+            }
 
-        // An integer compare-and-swap: the shard is mostly written by one
-        // thread, so it succeeds at the first try in the common case.
-        let _ =
-            self.0.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |cur| {
-                let old =
-                    if cur >> VALUE_BITS == tag { cur & Self::MASK } else { 0 };
-                let value = old.saturating_add(n).min(Self::MASK);
-                Some(tag << VALUE_BITS | value)
-            });
+            // An integer compare-and-swap, so that a reset by one thread
+            // never loses another's update.
+            Access::Shared => {
+                let _ = self.0.fetch_update(
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                    |cur| Some(next(cur)),
+                );
+            }
+        }
     }
 
     /// Sets the count of period `tag` to `n`.
@@ -66,7 +80,9 @@ mod tests {
         ];
         for (op, tag, n, want) in steps {
             if op == "add" {
-                c.add(tag, n);
+                let access =
+                    if tag == 7 { Access::Held } else { Access::Shared };
+                c.add(tag, n, access);
             } else {
                 c.set(tag, n);
             }

@@ -10,6 +10,7 @@
 
 use serde::Serialize;
 
+use super::shard::Access;
 use super::tagged::Tagged;
 
 /// Buckets per shard ring.
@@ -55,17 +56,18 @@ impl WindowShape {
         now_s: i64,
         status: u16,
         latency_ms: u64,
+        access: Access,
     ) {
         let bucket = self.bucket(now_s);
         let slot = &ring[(bucket % self.slots) as usize];
-        slot.requests.add(bucket, 1);
+        slot.requests.add(bucket, 1, access);
         if status >= 400 {
-            slot.errors.add(bucket, 1);
+            slot.errors.add(bucket, 1, access);
         }
         if status >= 500 {
-            slot.server_errors.add(bucket, 1);
+            slot.server_errors.add(bucket, 1, access);
         }
-        slot.latency_sum_ms.add(bucket, latency_ms);
+        slot.latency_sum_ms.add(bucket, latency_ms, access);
     }
 
     /// Adds the live buckets of `ring` at second `now_s` into `into`.
@@ -150,8 +152,8 @@ mod tests {
         let shape = WindowShape::new(300);
         let ring: Vec<WindowSlot> =
             (0..MAX_SLOTS).map(|_| WindowSlot::default()).collect();
-        shape.record(&ring, 1000, 200, 100);
-        shape.record(&ring, 1200, 503, 300);
+        shape.record(&ring, 1000, 200, 100, Access::Held);
+        shape.record(&ring, 1200, 503, 300, Access::Shared);
 
         // (second, requests, errors, server errors, latency sum)
         let cases = [
@@ -173,7 +175,7 @@ mod tests {
         }
 
         // Bucket 260 reuses the ring slot of bucket 200 and resets it.
-        shape.record(&ring, 1300, 200, 7);
+        shape.record(&ring, 1300, 200, 7, Access::Held);
         let mut lap = WindowStats::default();
         shape.sum(&ring, 1300, &mut lap);
         assert_eq!((lap.requests, lap.latency_sum_ms), (2, 307));
