@@ -22,16 +22,18 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use maestra_benches::record_peers::*;
-use maestra_benches::sample_record;
+use maestra_benches::{sample_record, thread_cpu_time};
 use metrics_core::{Aggregator, RequestRecord};
 
-/// Wall time of `iters` records on each of `threads` threads started
-/// together; the slowest thread's time is the per-thread cost.
-fn timed_on_threads(
+/// Time of `iters` records on each of `threads` threads started
+/// together, the slowest thread's: its CPU time when `cpu` (and the
+/// system offers it), else its wall time.
+fn per_thread(
     rec: &dyn Recorder,
     r: &RequestRecord,
     threads: usize,
     iters: u64,
+    cpu: bool,
 ) -> Duration {
     let start_line = Barrier::new(threads);
     std::thread::scope(|s| {
@@ -45,11 +47,16 @@ fn timed_on_threads(
                         rec.record(black_box(&r));
                     }
                     start_line.wait();
+                    let cpu_start = thread_cpu_time().filter(|_| cpu);
                     let start = Instant::now();
                     for _ in 0..iters {
                         rec.record(black_box(&r));
                     }
-                    start.elapsed()
+                    let wall = start.elapsed();
+                    match (cpu_start, thread_cpu_time()) {
+                        (Some(a), Some(b)) => b.saturating_sub(a),
+                        _ => wall,
+                    }
                 })
             })
             .collect();
@@ -67,16 +74,31 @@ fn record(c: &mut Criterion) {
         ("prometheus_client", Box::new(PromClient::new())),
     ];
 
+    // Wall time on the bench thread, criterion's usual measure.
     let mut group = c.benchmark_group("record/1 thread");
     for (name, rec) in &peers {
         group.bench_function(*name, |b| b.iter(|| rec.record(black_box(&r))));
     }
     group.finish();
 
-    let mut group = c.benchmark_group("record/2 threads, per thread");
+    // CPU time per thread, so that waiting for a core on a shared machine
+    // does not count while contention on shared cache lines does.
+    for threads in [1, 2] {
+        let name = format!("record/cpu per thread, {threads} thread(s)");
+        let mut group = c.benchmark_group(name);
+        for (name, rec) in &peers {
+            group.bench_function(*name, |b| {
+                b.iter_custom(|n| per_thread(&**rec, &r, threads, n, true))
+            });
+        }
+        group.finish();
+    }
+
+    // Wall time with two threads: meaningful only on an idle machine.
+    let mut group = c.benchmark_group("record/wall per thread, 2 threads");
     for (name, rec) in &peers {
         group.bench_function(*name, |b| {
-            b.iter_custom(|iters| timed_on_threads(&**rec, &r, 2, iters))
+            b.iter_custom(|n| per_thread(&**rec, &r, 2, n, false))
         });
     }
     group.finish();
