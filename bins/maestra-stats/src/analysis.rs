@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::layout::{scan_line, Wants};
+use crate::layout::{scan_line, Memo, Wants};
 use crate::record::{parse_line, parse_text, Record};
 use crate::timestamp::Instant;
 
@@ -105,10 +105,14 @@ impl Histogram {
             *self.large.entry(latency).or_default() += 1;
             return;
         }
-        if self.small.is_empty() {
-            self.small = vec![0; Self::SMALL as usize];
+        let at = latency as usize;
+        if at >= self.small.len() {
+            // Grown to fit the largest latency seen, not to a minute at
+            // once: zeroing 256 KiB per block cost more than counting.
+            let len = (at + 1).next_power_of_two().max(1024);
+            self.small.resize(len, 0);
         }
-        self.small[latency as usize] += 1;
+        self.small[at] += 1;
     }
 }
 
@@ -123,11 +127,11 @@ impl LatencyTotals {
     /// Adds a block's counts one array slot at a time (the loop
     /// vectorises) rather than one hash per distinct latency.
     fn merge(&mut self, block: Histogram) {
-        if !block.small.is_empty() {
-            self.small.resize(Histogram::SMALL as usize, 0);
-            for (mine, theirs) in self.small.iter_mut().zip(block.small) {
-                *mine += u64::from(theirs);
-            }
+        if self.small.len() < block.small.len() {
+            self.small.resize(block.small.len(), 0);
+        }
+        for (mine, theirs) in self.small.iter_mut().zip(block.small) {
+            *mine += u64::from(theirs);
         }
         for (latency, count) in block.large {
             *self.large.entry(latency).or_default() += count;
@@ -258,8 +262,9 @@ fn for_each_line(
     // fast path; any other line is cut at its newline (the library's
     // memchr) and handed to the general parser.
     let mut start = 0;
+    let mut memo = Memo::default();
     loop {
-        let end = match scan_line(text, start, wants) {
+        let end = match scan_line(text, start, wants, &mut memo) {
             Some((record, end)) => {
                 visit(Some(record));
                 end

@@ -14,7 +14,9 @@ use std::borrow::Cow;
 
 use crate::record::Record;
 use crate::scan::Cursor;
-use crate::timestamp::parse_rfc3339;
+use crate::timestamp::{
+    parse_after_date, parse_date_prefix, parse_rfc3339, Instant,
+};
 
 /// Which conversions a question needs beyond the latency, status, times
 /// and strings, which are always read.
@@ -25,21 +27,28 @@ pub struct Wants {
     pub cost: bool,
 }
 
+/// What one line leaves for the next: the last date read and its day
+/// number, since consecutive lines almost always share their date.
+#[derive(Debug, Default)]
+pub struct Memo {
+    date: Option<([u8; 10], i64)>,
+}
+
 /// Reads the line starting at byte `start` of `text`.
 ///
 /// Gives the record and the index where the line ends (its newline, or
 /// the end of `text`), or `None` when the line is not in our writer's
 /// layout or not valid.
-pub fn scan_line(
-    text: &str,
+pub fn scan_line<'a>(
+    text: &'a str,
     start: usize,
     wants: Wants,
-) -> Option<(Record<'_>, usize)> {
+    memo: &mut Memo,
+) -> Option<(Record<'a>, usize)> {
     let mut cur = Cursor::new(text, start);
 
     cur.literal_of(b"{\"timestamp\":\"")?;
-    let timestamp = cur.plain_string_rest()?;
-    let instant = parse_rfc3339(timestamp.as_bytes())?;
+    let (timestamp, instant) = timestamp(&mut cur, memo)?;
     cur.literal_of(b",\"request_id\":\"")?;
     cur.plain_string_rest()?;
     cur.literal_of(b",\"surface_id\":\"")?;
@@ -85,11 +94,55 @@ pub fn scan_line(
     Some((record, cur.at))
 }
 
+/// The timestamp string after its opening quote, and its instant.
+///
+/// Our writer's `YYYY-MM-DDTHH:MM:SS.mmmZ` (or whole seconds) is found by
+/// its length and read without a separate scan for the closing quote:
+/// every byte of it is then checked as a digit or separator. Other shapes
+/// take the general string scan.
+fn timestamp<'a>(
+    cur: &mut Cursor<'a>,
+    memo: &mut Memo,
+) -> Option<(&'a str, Instant)> {
+    let rest = cur.rest();
+    let len = if rest.get(23..25) == Some(b"Z\"") {
+        24
+    } else if rest.get(19..21) == Some(b"Z\"") {
+        20
+    } else {
+        let text = cur.plain_string_rest()?;
+        return Some((text, parse_rfc3339(text.as_bytes())?));
+    };
+
+    let bytes = &rest[..len];
+    let date: [u8; 10] = bytes[..10].try_into().ok()?;
+    let days = match memo.date {
+        Some((seen, days)) if seen == date => days,
+        _ => {
+            let (days, _) = parse_date_prefix(&date)?;
+            memo.date = Some((date, days));
+            days
+        }
+    };
+    let instant = parse_after_date(days, &bytes[10..])?;
+    let text = cur.take(len)?;
+    cur.expect(b'"')?;
+    Some((text, instant))
+}
+
+/// The benchmark's data generator, shared with the integration tests.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../tests/support/generate.rs"]
+mod generate;
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::record::parse_with_serde;
     use crate::scan::scan;
+
+    use super::generate;
 
     const OURS: &str = r#"{"timestamp":"2025-12-28T15:30:00.123Z","request_id":"req_abc123","surface_id":"windsurf","user_id":"justinharmon","conversation_id":"conv_2025-12-28_jh_abc12345","mode":"advisor","latency_ms":234,"status_code":200,"tokens":150,"cost_usd":0.001,"error":null}"#;
 
@@ -100,8 +153,11 @@ mod tests {
     /// scanner and the reference parser; without the cost it agrees on
     /// everything else and still declines exactly the same lines.
     fn agrees(line: &str) -> bool {
-        let fast = scan_line(line, 0, ALL);
-        let lean = scan_line(line, 0, NO_COST);
+        // The memo holds our line's date, as when a line follows another.
+        let mut memo = Memo::default();
+        scan_line(OURS, 0, ALL, &mut memo).expect("fast path");
+        let fast = scan_line(line, 0, ALL, &mut memo);
+        let lean = scan_line(line, 0, NO_COST, &mut Memo::default());
         if fast.is_some() != lean.is_some() {
             return false;
         }
@@ -119,7 +175,8 @@ mod tests {
 
     #[test]
     fn takes_our_writers_lines() {
-        let (record, end) = scan_line(OURS, 0, ALL).expect("fast path");
+        let (record, end) =
+            scan_line(OURS, 0, ALL, &mut Memo::default()).expect("fast path");
         assert_eq!(end, OURS.len());
         assert_eq!(record.latency_ms, 234);
         assert_eq!(record.cost_usd, 0.001);
@@ -128,7 +185,8 @@ mod tests {
         let failed = OURS
             .replace(r#""error":null"#, r#""error":"upstream_error""#)
             .replace(r#""conv_2025-12-28_jh_abc12345""#, "null");
-        let (record, _) = scan_line(&failed, 0, ALL).expect("fast path");
+        let (record, _) = scan_line(&failed, 0, ALL, &mut Memo::default())
+            .expect("fast path");
         assert_eq!(record.error.as_deref(), Some("upstream_error"));
         assert!(agrees(&failed));
     }
@@ -136,14 +194,15 @@ mod tests {
     #[test]
     fn reads_a_line_inside_a_block_up_to_its_newline() {
         let block = format!("{OURS}\n{OURS}\nnot json\n{OURS}");
-        let (_, end) = scan_line(&block, 0, ALL).unwrap();
+        let memo = &mut Memo::default();
+        let (_, end) = scan_line(&block, 0, ALL, memo).unwrap();
         assert_eq!(end, OURS.len());
         let second = end + 1;
-        let (_, end) = scan_line(&block, second, NO_COST).unwrap();
+        let (_, end) = scan_line(&block, second, NO_COST, memo).unwrap();
         assert_eq!(&block[end..end + 1], "\n");
-        assert!(scan_line(&block, end + 1, ALL).is_none());
+        assert!(scan_line(&block, end + 1, ALL, memo).is_none());
         let last = block.len() - OURS.len();
-        assert_eq!(scan_line(&block, last, ALL).unwrap().1, block.len());
+        assert_eq!(scan_line(&block, last, ALL, memo).unwrap().1, block.len());
     }
 
     #[test]
@@ -158,8 +217,14 @@ mod tests {
             OURS.replace(r#","tokens":150"#, r#","tokens":150,"x":1"#),
         ];
         for line in &cases {
-            assert!(scan_line(line, 0, ALL).is_none(), "{line}");
-            assert!(scan_line(line, 0, NO_COST).is_none(), "{line}");
+            assert!(
+                scan_line(line, 0, ALL, &mut Memo::default()).is_none(),
+                "{line}"
+            );
+            assert!(
+                scan_line(line, 0, NO_COST, &mut Memo::default()).is_none(),
+                "{line}"
+            );
             assert!(
                 crate::record::parse_text(line).is_some(),
                 "still a record: {line}"
@@ -192,7 +257,10 @@ mod tests {
         ];
         for line in &cases {
             for wants in [ALL, NO_COST] {
-                assert!(scan_line(line, 0, wants).is_none(), "{line}");
+                assert!(
+                    scan_line(line, 0, wants, &mut Memo::default()).is_none(),
+                    "{line}"
+                );
             }
             assert!(parse_with_serde(line.as_bytes()).is_none(), "{line}");
         }
@@ -202,8 +270,53 @@ mod tests {
             [format!("1{}", "0".repeat(290)), "1e300".into(), "-2.5E-7".into()]
         {
             let line = OURS.replace("0.001", &cost);
-            assert!(scan_line(&line, 0, NO_COST).is_some(), "{line}");
+            assert!(
+                scan_line(&line, 0, NO_COST, &mut Memo::default()).is_some(),
+                "{line}"
+            );
             assert!(agrees(&line), "{line}");
+        }
+    }
+
+    /// The generated benchmark data: every line in our writer's layout
+    /// takes this path, and agrees.
+    #[test]
+    fn generated_lines_take_this_path_and_agree() {
+        let mut data = Vec::new();
+        generate::write_lines(5_000, 7, None, &mut data).unwrap();
+        let text = String::from_utf8(data).unwrap();
+        let mut taken = 0;
+        for line in text.lines() {
+            taken += usize::from(
+                scan_line(line, 0, ALL, &mut Memo::default()).is_some(),
+            );
+            assert!(agrees(line), "{line}");
+        }
+        let ours = text.lines().filter(|l| l.contains("request_id")).count();
+        assert_eq!(taken, ours);
+    }
+
+    /// Each date is read once and remembered for the lines after it, but
+    /// only for exactly the same ten bytes.
+    #[test]
+    fn the_date_memo_never_carries_over_to_another_date() {
+        let days = [
+            ("2025-12-28", Some(1_766_880_000)),
+            ("2025-12-28", Some(1_766_880_000)),
+            ("2025-02-30", None),
+            ("2025-12-29", Some(1_766_966_400)),
+            ("2024-02-29", Some(1_709_164_800)),
+            ("2025-02-29", None),
+            ("2025-02-29", None),
+        ];
+        let mut memo = Memo::default();
+        for (day, secs) in days {
+            let line = OURS.replace(
+                "2025-12-28T15:30:00.123Z",
+                &format!("{day}T00:00:00.500Z"),
+            );
+            let got = scan_line(&line, 0, ALL, &mut memo);
+            assert_eq!(got.map(|(r, _)| r.instant.secs), secs, "{line}");
         }
     }
 

@@ -135,18 +135,19 @@ pub fn scan(line: &str) -> Option<Record<'_>> {
     })
 }
 
-/// Whether any byte of `word` may be `"`, `\\` or below 0x20. The
-/// classic has-zero-byte test on `word ^ pattern`; it can report a byte
-/// falsely (after a borrow) but never misses one, and a false report only
-/// sends the caller to its byte loop early.
-fn may_end_plain_string(word: u64) -> bool {
+/// The high bit of each byte of `word` (read little-endian) that may be
+/// `"`, `\\` or below 0x20: the classic has-zero-byte test on
+/// `word ^ pattern`. A byte may be flagged falsely, but only above a byte
+/// flagged truly (the borrow runs upwards), so the lowest flag is always
+/// a real stop and no stop is ever missed.
+fn string_stops(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
     let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
     let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
     let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
-    quote | backslash | control != 0
+    quote | backslash | control
 }
 
 /// Powers of ten a double holds exactly.
@@ -216,6 +217,19 @@ impl<'a> Cursor<'a> {
             && prefix.iter().zip(rest).all(|(want, got)| want == got)
     }
 
+    /// The bytes not read yet.
+    pub fn rest(&self) -> &'a [u8] {
+        self.bytes.get(self.at..).unwrap_or_default()
+    }
+
+    /// Consumes the next `len` bytes as text.
+    pub fn take(&mut self, len: usize) -> Option<&'a str> {
+        let end = self.at.checked_add(len)?;
+        let text = self.text.get(self.at..end)?;
+        self.at = end;
+        Some(text)
+    }
+
     /// The next byte, if any.
     pub fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
@@ -251,12 +265,19 @@ impl<'a> Cursor<'a> {
         let start = self.at;
         let mut at = start;
 
-        // Eight bytes at a time until a word may hold a quote, a backslash
-        // or a control byte; then byte by byte to see which.
+        // Eight bytes at a time until a word holds a quote, a backslash or
+        // a control byte; its lowest flag says where, and which one it is.
+        // Only the last few bytes of the text go byte by byte.
         while let Some(word) = self.bytes.get(at..at + 8) {
             let word = u64::from_le_bytes(word.try_into().ok()?);
-            if may_end_plain_string(word) {
-                break;
+            let stops = string_stops(word);
+            if stops != 0 {
+                at += (stops.trailing_zeros() / 8) as usize;
+                if self.bytes[at] != b'"' {
+                    return None;
+                }
+                self.at = at + 1;
+                return self.text.get(start..at);
             }
             at += 8;
         }
@@ -290,18 +311,27 @@ impl<'a> Cursor<'a> {
     /// A plain non-negative integer up to 2^53: digits only, no leading
     /// zero, no fraction or exponent (those go to the reference parser).
     pub fn plain_unsigned(&mut self) -> Option<u64> {
-        let start = self.at;
+        let rest = self.bytes.get(self.at..)?;
+
+        // Seventeen digits cannot overflow a u64, and more would be past
+        // 2^53 anyway: the loop needs no overflow checks.
         let mut value = 0u64;
-        while let Some(d @ b'0'..=b'9') = self.peek() {
-            value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-            self.at += 1;
+        let mut digits = 0;
+        for &byte in rest.iter().take(17) {
+            let digit = byte.wrapping_sub(b'0');
+            if digit > 9 {
+                break;
+            }
+            value = value * 10 + u64::from(digit);
+            digits += 1;
         }
-        let digits = self.at - start;
-        let leading_zero = digits > 1 && self.bytes[start] == b'0';
-        let continues = matches!(self.peek(), Some(b'.' | b'e' | b'E'));
+        let leading_zero = digits > 1 && rest[0] == b'0';
+        let continues =
+            matches!(rest.get(digits), Some(b'0'..=b'9' | b'.' | b'e' | b'E'));
         if digits == 0 || leading_zero || continues || value > MAX_EXACT_INT {
             return None;
         }
+        self.at += digits;
         Some(value)
     }
 
@@ -309,7 +339,7 @@ impl<'a> Cursor<'a> {
     /// parser alone would also take `1.`, `.5`, `+1` or `inf`) and then
     /// rounded correctly by the standard library.
     pub fn number(&mut self) -> Option<f64> {
-        let text = self.number_text()?;
+        let (text, _) = self.number_text()?;
         let value = match exact_small_decimal(text) {
             Some(value) => value,
             None => text.parse().ok()?,
@@ -325,17 +355,17 @@ impl<'a> Cursor<'a> {
     /// largest double (about 1.8e308), so it is finite.
     pub fn number_checked(&mut self) -> Option<()> {
         let start = self.at;
-        let text = self.number_text()?;
-        let plain = text.len() < 300 && !text.contains(['e', 'E']);
-        if plain {
+        let (text, exponent) = self.number_text()?;
+        if text.len() < 300 && !exponent {
             return Some(());
         }
         self.at = start;
         self.number().map(drop)
     }
 
-    /// The text of a number that follows the JSON grammar.
-    fn number_text(&mut self) -> Option<&'a str> {
+    /// The text of a number that follows the JSON grammar, and whether it
+    /// has an exponent.
+    fn number_text(&mut self) -> Option<(&'a str, bool)> {
         let start = self.at;
         if self.peek() == Some(b'-') {
             self.at += 1;
@@ -349,14 +379,15 @@ impl<'a> Cursor<'a> {
             self.at += 1;
             self.require_digits()?;
         }
-        if let Some(b'e' | b'E') = self.peek() {
+        let exponent = matches!(self.peek(), Some(b'e' | b'E'));
+        if exponent {
             self.at += 1;
             if let Some(b'+' | b'-') = self.peek() {
                 self.at += 1;
             }
             self.require_digits()?;
         }
-        self.text.get(start..self.at)
+        Some((self.text.get(start..self.at)?, exponent))
     }
 
     fn digits(&mut self) {
@@ -378,7 +409,7 @@ impl<'a> Cursor<'a> {
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
-            _ => self.number().map(drop),
+            _ => self.number_checked(),
         }
     }
 }
@@ -447,6 +478,39 @@ mod tests {
         line[at] = 0xff;
         assert!(crate::record::parse_line(&line).is_none());
         assert!(parse_with_serde(&line).is_none());
+    }
+
+    /// The word-at-a-time string reader stops exactly where a byte loop
+    /// would, on strings mixing quotes, backslashes, control bytes,
+    /// their neighbours and multi-byte characters at every alignment.
+    #[test]
+    fn strings_end_where_a_byte_loop_says() {
+        let pieces = [
+            "a", "\"", "\\", "\u{1f}", "\u{0}", " ", "!", "#", "[", "]", "é",
+            "€",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..(state % 24) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push_str(pieces[(state % pieces.len() as u64) as usize]);
+            }
+            state = state.wrapping_add(1);
+
+            let bytes = text.as_bytes();
+            let stop =
+                bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            let want = match stop {
+                Some(at) if bytes[at] == b'"' => Some((&text[..at], at + 1)),
+                _ => None,
+            };
+            let mut cur = Cursor::new(&text, 0);
+            let got = cur.plain_string_rest().map(|s| (s, cur.at));
+            assert_eq!(got, want, "{text:?}");
+        }
     }
 
     /// Costs written with many digits must round to the same double in

@@ -24,7 +24,15 @@ pub fn parse_rfc3339(text: &[u8]) -> Option<Instant> {
         return None;
     }
     let (days, rest) = parse_date_prefix(text)?;
-    if !matches!(rest.first(), Some(b'T' | b't')) {
+    parse_after_date(days, rest)
+}
+
+/// The rest of [`parse_rfc3339`] once the date is read: `rest` is what
+/// follows `YYYY-MM-DD` (`THH:MM:SS...`), `days` the date's days since the
+/// epoch. Lets a caller that met the same date on the previous line skip
+/// reading it again.
+pub fn parse_after_date(days: i64, rest: &[u8]) -> Option<Instant> {
+    if rest.len() < 10 || !matches!(rest[0], b'T' | b't') {
         return None;
     }
     let hour = two_digits(&rest[1..3])?;
@@ -78,7 +86,7 @@ pub fn parse_bound(text: &str) -> Option<Instant> {
 
 /// Reads `YYYY-MM-DD` at the start of `text`, giving days since the epoch
 /// and the bytes after the date.
-fn parse_date_prefix(text: &[u8]) -> Option<(i64, &[u8])> {
+pub fn parse_date_prefix(text: &[u8]) -> Option<(i64, &[u8])> {
     if text.len() < 10 || text[4] != b'-' || text[7] != b'-' {
         return None;
     }
