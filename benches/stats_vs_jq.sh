@@ -41,7 +41,7 @@ note_latency='cat "$DATA" | jq ".latency_ms" | sort -n | awk '"'"'
     print "Max:", latencies[count-1]
   }
 '"'"
-questions=(
+all_questions=(
   "latency"
   "cost --by day"
   "cost --by surface"
@@ -58,28 +58,36 @@ pipelines=(
   "cat \"\$DATA\" | jq -s 'group_by(.surface_id) | map({surface: .[0].surface_id, count: length})'"
 )
 
-# Mean wall time of a shell command (run by bash, $DATA exported), in
-# seconds: mean_time RUNS WARMUPS COMMAND.
+# Mean wall time and mean CPU time (user + system) of a shell command (run
+# by bash, $DATA exported), in seconds: mean_time RUNS WARMUPS COMMAND.
 mean_time() {
   local runs=$1 warmup=$2 cmd=$3
   if command -v hyperfine >/dev/null; then
     hyperfine --shell bash --style none --runs "$runs" --warmup "$warmup" \
       --export-json "$work/h.json" "$cmd" >/dev/null
-    jq '.results[0].mean' "$work/h.json"
+    jq -r '.results[0] | "\(.mean) \(.user + .system)"' "$work/h.json"
   else
-    local TIMEFORMAT=%R
-    { time bash -c "$cmd" >/dev/null 2>&1; } 2>&1 | tail -1
+    local TIMEFORMAT='%R %U %S'
+    { time bash -c "$cmd" >/dev/null 2>&1; } 2>&1 | tail -1 |
+      awk '{ print $1, $2 + $3 }'
   fi
 }
 
-printf 'machine: %s, %s cores; %s lines, %s MiB\n' \
-  "$(uname -m)" "$(nproc)" "$lines" "$size"
-printf '%-24s %12s %12s %9s  %s\n' \
-  question maestra-stats "note's jq" ratio same-answer
+load() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown; }
+
+printf 'machine: %s, %s cores; %s lines, %s MiB; load average %s\n' \
+  "$(uname -m)" "$(nproc)" "$lines" "$size" "$(load)"
+printf '%-22s %9s %9s %7s   %9s %9s %7s  %s\n' question \
+  "ours" "note's" "wall" "ours" "note's" "CPU" same
+printf '%-22s %9s %9s %7s   %9s %9s %7s  %s\n' "" \
+  "wall" "wall" "ratio" "CPU" "CPU" "ratio" answer
 status=0
-for i in "${!questions[@]}"; do
-  question=${questions[$i]}
+for i in "${!all_questions[@]}"; do
+  question=${all_questions[$i]}
   pipeline=${pipelines[$i]}
+  if [ -n "${QUESTIONS:-}" ] && [[ ",$QUESTIONS," != *",$question,"* ]]; then
+    continue
+  fi
 
   # Same answer? latency as the note's text, the rest as JSON values.
   if [ "$question" = latency ]; then
@@ -100,11 +108,13 @@ for i in "${!questions[@]}"; do
   else
     ours_cmd="\"$stats\" --file \"\$DATA\" --json $question"
   fi
-  ours_s=$(mean_time "$stats_runs" 1 "$ours_cmd")
+  read -r ours_wall ours_cpu < <(mean_time "$stats_runs" 1 "$ours_cmd")
   # The answer check above already brought the file into the page cache.
-  jq_s=$(mean_time "$jq_runs" 0 "$pipeline")
-  ratio=$(awk -v a="$jq_s" -v b="$ours_s" 'BEGIN { printf "%.1fx", a / b }')
-  printf '%-24s %11.3fs %11.2fs %9s  %s\n' \
-    "$question" "$ours_s" "$jq_s" "$ratio" "$same"
+  read -r jq_wall jq_cpu < <(mean_time "$jq_runs" 0 "$pipeline")
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", a / b }'; }
+  printf '%-22s %8.3fs %8.2fs %7s   %8.3fs %8.2fs %7s  %s\n' \
+    "$question" "$ours_wall" "$jq_wall" "$(ratio "$jq_wall" "$ours_wall")" \
+    "$ours_cpu" "$jq_cpu" "$(ratio "$jq_cpu" "$ours_cpu")" "$same"
 done
+printf 'load average after: %s\n' "$(load)"
 exit $status
