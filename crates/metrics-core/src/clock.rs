@@ -17,24 +17,60 @@ pub trait Clock: Send + Sync + Debug {
 }
 
 /// The operating system's real-time clock.
+///
+/// On Linux it reads `CLOCK_REALTIME_COARSE`: the time of the last timer
+/// tick, a few milliseconds old at most (4 ms at the usual 250 Hz), for
+/// about a sixth of the cost of the precise clock (6 ns against 46 ns
+/// on the benchmark machine, where the precise clock was a third of
+/// `Aggregator::record`). The aggregator counts in whole seconds, so a
+/// request a few milliseconds after a second turns may count in the
+/// second before. Elsewhere it reads `SystemTime`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_unix_ms(&self) -> i64 {
-        let now = std::time::SystemTime::now();
-        match now.duration_since(std::time::UNIX_EPOCH) {
-            // Seconds and milliseconds apart: `as_millis` divides a u128,
-            // which showed in the profile of `Aggregator::record`.
-            Ok(d) => i64::try_from(d.as_secs()).map_or(i64::MAX, |s| {
-                s.saturating_mul(1000) + i64::from(d.subsec_millis())
-            }),
-            Err(e) => {
-                let back = e.duration().as_millis();
-                -i64::try_from(back).unwrap_or(i64::MAX)
-            }
+        #[cfg(target_os = "linux")]
+        if let Some(ms) = coarse_unix_ms() {
+            return ms;
+        }
+        precise_unix_ms()
+    }
+}
+
+fn precise_unix_ms() -> i64 {
+    let now = std::time::SystemTime::now();
+    match now.duration_since(std::time::UNIX_EPOCH) {
+        // Seconds and milliseconds apart: `as_millis` divides a u128,
+        // which showed in the profile of `Aggregator::record`.
+        Ok(d) => i64::try_from(d.as_secs()).map_or(i64::MAX, |s| {
+            s.saturating_mul(1000) + i64::from(d.subsec_millis())
+        }),
+        Err(e) => {
+            let back = e.duration().as_millis();
+            -i64::try_from(back).unwrap_or(i64::MAX)
         }
     }
+}
+
+/// The coarse real-time clock, `None` if the kernel refuses it.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+// `time_t` and `c_long` are 32 bits on some Linux targets.
+#[allow(clippy::useless_conversion)]
+fn coarse_unix_ms() -> Option<i64> {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+
+    // SAFETY: `ts` is a valid, writable timespec that outlives the call,
+    // and the clock id is a constant defined by the C library; the call
+    // writes nothing else.
+    let rc =
+        unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+    if rc != 0 {
+        return None;
+    }
+    let secs = i64::from(ts.tv_sec);
+    Some(secs.saturating_mul(1000) + i64::from(ts.tv_nsec) / 1_000_000)
 }
 
 /// A clock that only moves when told to; share it with an `Arc`.
@@ -102,5 +138,14 @@ mod tests {
     #[test]
     fn system_clock_is_after_2024() {
         assert!(SystemClock.now_unix_ms() > 1_704_067_200_000);
+    }
+
+    #[test]
+    fn system_clock_is_within_a_tick_of_the_precise_one() {
+        let before = precise_unix_ms();
+        let now = SystemClock.now_unix_ms();
+        let after = precise_unix_ms();
+        assert!(now <= after, "{now} after {after}");
+        assert!(before - now <= 50, "{now} lags {before}");
     }
 }
