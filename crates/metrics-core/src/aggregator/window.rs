@@ -30,6 +30,39 @@ pub(crate) struct WindowSlot {
 pub(crate) struct WindowShape {
     slots: u64,
     width_s: u64,
+    by_width: Divider,
+    by_slots: Divider,
+}
+
+/// Division by a fixed divisor as a multiplication: the two divisions of
+/// a window update were a fifth of `Aggregator::record`'s time.
+#[derive(Debug, Clone, Copy)]
+struct Divider {
+    d: u64,
+    /// `ceil(2^64 / d)`; 0 for `d == 1`.
+    inv: u64,
+}
+
+impl Divider {
+    fn new(d: u64) -> Self {
+        let d = d.max(1);
+        let inv = if d == 1 { 0 } else { (u64::MAX / d) + 1 };
+        Divider { d, inv }
+    }
+
+    /// `(n / d, n % d)`. The product is exact while `n * d < 2^64`: the
+    /// rounding of `inv` then adds less than `1 / d` to the quotient.
+    fn div_rem(&self, n: u64) -> (u64, u64) {
+        if self.d == 1 {
+            return (n, 0);
+        }
+        let q = if n < (1 << 32) && self.d < (1 << 32) {
+            ((u128::from(n) * u128::from(self.inv)) >> 64) as u64
+        } else {
+            n / self.d
+        };
+        (q, n - q * self.d)
+    }
 }
 
 impl WindowShape {
@@ -37,7 +70,13 @@ impl WindowShape {
     pub(crate) fn new(window_s: u64) -> Self {
         let window_s = window_s.max(1);
         let slots = window_s.min(MAX_SLOTS as u64);
-        WindowShape { slots, width_s: window_s.div_ceil(slots) }
+        let width_s = window_s.div_ceil(slots);
+        WindowShape {
+            slots,
+            width_s,
+            by_width: Divider::new(width_s),
+            by_slots: Divider::new(slots),
+        }
     }
 
     /// Seconds covered by the ring.
@@ -46,7 +85,14 @@ impl WindowShape {
     }
 
     fn bucket(&self, now_s: i64) -> u64 {
-        now_s.div_euclid(self.width_s as i64) as u64
+        match u64::try_from(now_s) {
+            Ok(n) => self.by_width.div_rem(n).0,
+            Err(_) => now_s.div_euclid(self.width_s as i64) as u64,
+        }
+    }
+
+    fn ring_index(&self, bucket: u64) -> usize {
+        self.by_slots.div_rem(bucket).1 as usize
     }
 
     /// Counts one request at second `now_s` in `ring`.
@@ -59,7 +105,7 @@ impl WindowShape {
         access: Access,
     ) {
         let bucket = self.bucket(now_s);
-        let slot = &ring[(bucket % self.slots) as usize];
+        let slot = &ring[self.ring_index(bucket)];
         slot.requests.add(bucket, 1, access);
         if status >= 400 {
             slot.errors.add(bucket, 1, access);
@@ -80,7 +126,7 @@ impl WindowShape {
         let newest = self.bucket(now_s);
         for back in 0..self.slots {
             let Some(bucket) = newest.checked_sub(back) else { break };
-            let slot = &ring[(bucket % self.slots) as usize];
+            let slot = &ring[self.ring_index(bucket)];
             into.requests += slot.requests.get(bucket);
             into.errors += slot.errors.get(bucket);
             into.server_errors += slot.server_errors.get(bucket);
@@ -137,6 +183,26 @@ pub(crate) fn ratio(part: u64, whole: u64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn division_by_multiplication_is_exact() {
+        let divisors = [1, 2, 3, 5, 7, 60, 61, 86_400, u64::from(u32::MAX)];
+        let numbers = (0..2000u64).chain([
+            1_766_000_000,
+            (1 << 32) - 1,
+            1 << 32,
+            u64::MAX,
+        ]);
+        for n in numbers {
+            for d in divisors {
+                assert_eq!(
+                    Divider::new(d).div_rem(n),
+                    (n / d, n % d),
+                    "{n}/{d}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn shapes() {
