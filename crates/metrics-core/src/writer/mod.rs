@@ -208,7 +208,23 @@ impl JsonlWriter {
     /// record was dropped (queue full or writer closed); drops are counted
     /// in [`stats`](JsonlWriter::stats).
     pub fn submit(&self, record: &RequestRecord) -> bool {
-        let mut line = Vec::with_capacity(256);
+        // Room for the whole line at once: keys, timestamp and numbers
+        // take under 256 bytes, and a growing buffer cost a realloc on
+        // every typical line.
+        let strings = [
+            &record.request_id,
+            &record.surface_id,
+            &record.user_id,
+            &record.mode,
+        ];
+        let optional = [&record.conversation_id, &record.error];
+        let len = strings.iter().map(|s| s.len()).sum::<usize>()
+            + optional
+                .iter()
+                .flat_map(|s| s.as_deref())
+                .map(str::len)
+                .sum::<usize>();
+        let mut line = Vec::with_capacity(256 + len);
         record.write_json_line(&mut line);
         self.submit_line(line)
     }
