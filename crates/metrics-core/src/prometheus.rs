@@ -164,15 +164,25 @@ impl<'a> PromText<'a> {
 
     fn header(&mut self, name: &str, help: &str, kind: &str) {
         self.families.push(name.to_owned());
-        let _ = write!(self.out, "# HELP {name} ");
-        for c in help.chars() {
-            match c {
-                '\\' => self.out.push_str("\\\\"),
-                '\n' => self.out.push_str("\\n"),
-                c => self.out.push(c),
+        self.out.push_str("# HELP ");
+        self.out.push_str(name);
+        self.out.push(' ');
+        if help.contains(['\\', '\n']) {
+            for c in help.chars() {
+                match c {
+                    '\\' => self.out.push_str("\\\\"),
+                    '\n' => self.out.push_str("\\n"),
+                    c => self.out.push(c),
+                }
             }
+        } else {
+            self.out.push_str(help);
         }
-        let _ = writeln!(self.out, "\n# TYPE {name} {kind}");
+        self.out.push_str("\n# TYPE ");
+        self.out.push_str(name);
+        self.out.push(' ');
+        self.out.push_str(kind);
+        self.out.push('\n');
     }
 
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
@@ -183,7 +193,8 @@ impl<'a> PromText<'a> {
                 if i > 0 {
                     self.out.push(',');
                 }
-                let _ = write!(self.out, "{label}=\"");
+                self.out.push_str(label);
+                self.out.push_str("=\"");
                 push_label_value(self.out, v);
                 self.out.push('"');
             }
@@ -287,6 +298,10 @@ fn check_label_name(name: &str) -> Result<(), PromError> {
 
 /// Escapes a label value: backslash, double quote and newline.
 fn push_label_value(out: &mut String, value: &str) {
+    if !value.contains(['\\', '"', '\n']) {
+        out.push_str(value);
+        return;
+    }
     for c in value.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -305,10 +320,31 @@ fn push_value(out: &mut String, value: f64) {
     } else if value.is_infinite() {
         out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
     } else if value.fract() == 0.0 && value.abs() < 1e15 {
-        let _ = write!(out, "{}", value as i64);
+        push_integer(out, value as i64);
     } else {
         let _ = write!(out, "{value}");
     }
+}
+
+/// Writes a whole number in decimal; the formatting machinery of
+/// `write!` was most of the time of rendering the 160 request series.
+fn push_integer(out: &mut String, value: i64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut v = value.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        out.push('-');
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 #[cfg(test)]
@@ -353,6 +389,9 @@ mod tests {
             (f64::NAN, "NaN"),
             (f64::NEG_INFINITY, "-Inf"),
             (1e20, "100000000000000000000"),
+            (-42.0, "-42"),
+            (999_999_999_999_999.0, "999999999999999"),
+            (-1e15, "-1000000000000000"),
         ];
         for (value, want) in values {
             let mut out = String::new();
