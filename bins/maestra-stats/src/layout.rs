@@ -278,6 +278,27 @@ mod tests {
         }
     }
 
+    /// metrics-core's writer produces exactly the layout read here. A
+    /// changed writer would only make files slower to read, never read
+    /// wrongly, so this test is what would notice.
+    #[test]
+    fn metrics_core_lines_take_this_path() {
+        let failed = OURS
+            .replace(r#""error":null"#, r#""error":"upstream_error""#)
+            .replace(r#""conv_2025-12-28_jh_abc12345""#, "null");
+        for line in [OURS, &failed] {
+            let record: metrics_core::RequestRecord =
+                serde_json::from_str(line).unwrap();
+            let mut buf = Vec::new();
+            record.write_json_line(&mut buf);
+            let text = std::str::from_utf8(&buf).unwrap();
+            let text = text.strip_suffix('\n').unwrap();
+            let memo = &mut Memo::default();
+            assert!(scan_line(text, 0, ALL, memo).is_some(), "{text}");
+            assert!(agrees(text), "{text}");
+        }
+    }
+
     /// The generated benchmark data: every line in our writer's layout
     /// takes this path, and agrees.
     #[test]

@@ -19,7 +19,9 @@
 //! Every other line (blank, torn, garbage, wrong types) is a bad line.
 //! [`parse_line`] tries the fast scanner first and asks `serde_json` only
 //! when the scanner declines, so both must agree on every line the scanner
-//! accepts; the tests in `scan` hold them to that.
+//! accepts; the tests in `scan` hold them to that. Before both, lines in
+//! our writer's exact layout take [`crate::layout`], held by its tests to
+//! a subset of what the scanner accepts, with the same values.
 
 use std::borrow::Cow;
 
@@ -45,7 +47,9 @@ pub struct Record<'a> {
     pub latency_ms: u64,
     /// HTTP status of the answer.
     pub status_code: i64,
-    /// Cost of the request in US dollars.
+    /// Cost of the request in US dollars; left at 0 by
+    /// [`crate::layout::scan_line`] for a question that ignores costs
+    /// (it is still checked to be a valid, finite number).
     pub cost_usd: f64,
     /// The error code, when the request failed.
     pub error: Option<Cow<'a, str>>,
