@@ -75,15 +75,25 @@ async fn handle(
     Ok(resp)
 }
 
-/// The same document as the server's healthy `/health`.
+/// The server's healthy `/health` document.
+#[derive(serde::Serialize)]
+struct Health {
+    status: &'static str,
+    service: &'static str,
+    version: &'static str,
+    uptime_seconds: u64,
+}
+
+/// The same document as the server's healthy `/health`, serialised from
+/// a struct as the server does.
 fn health(started: &Instant) -> Response<Full<Bytes>> {
-    let body = serde_json::json!({
-        "status": "ok",
-        "service": "maestra-backend",
-        "version": VERSION,
-        "uptime_seconds": started.elapsed().as_secs(),
-    });
-    json(StatusCode::OK, serde_json::to_vec(&body).unwrap_or_default())
+    let doc = Health {
+        status: "ok",
+        service: "maestra-backend",
+        version: VERSION,
+        uptime_seconds: started.elapsed().as_secs(),
+    };
+    json(StatusCode::OK, serde_json::to_vec(&doc).unwrap_or_default())
 }
 
 async fn chat(req: Request<Incoming>) -> Response<Full<Bytes>> {
