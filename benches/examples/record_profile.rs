@@ -5,8 +5,9 @@
 //! `cargo build --release -p maestra-benches --example record_profile`
 //! then `valgrind --tool=callgrind target/release/examples/record_profile
 //! metrics_core 100000` (or `metrics`, `prometheus`,
-//! `prometheus_client`). Divide the `record` function's inclusive count
-//! by N for instructions per request.
+//! `prometheus_client`), and a third argument for the number of threads
+//! recording at once (default 1). Divide the `run` function's inclusive
+//! count by N times the threads for instructions per request.
 
 #![allow(clippy::print_stdout)]
 
@@ -32,11 +33,18 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let threads: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1);
     let r = sample_record();
-    for _ in 0..n {
-        run(&*rec, black_box(&r));
-    }
-    println!("{which}: {n} records");
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                for _ in 0..n {
+                    run(&*rec, black_box(&r));
+                }
+            });
+        }
+    });
+    println!("{which}: {n} records on each of {threads} thread(s)");
 }
 
 /// One request through `rec`; kept out of line so that callgrind shows

@@ -19,8 +19,10 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(10_000_000);
     let surfaces = surface_names(40);
+    // More conversations than the table's 16384 slots, so that every
+    // slot is claimed and the table is filled, as in a long-lived server.
     let conversations: Vec<String> =
-        (0..1000).map(|i| format!("conv_2025-12-28_jh_{i:08}")).collect();
+        (0..50_000).map(|i| format!("conv_2025-12-28_jh_{i:08}")).collect();
     let mut r = sample_record();
 
     // Made and warmed before the first reading: its tables are allocated
@@ -32,7 +34,7 @@ fn main() {
     for i in 0..n {
         let i = i as usize;
         r.surface_id.clone_from(&surfaces[i % surfaces.len()]);
-        r.conversation_id = Some(conversations[i % 1000].clone());
+        r.conversation_id = Some(conversations[i % 50_000].clone());
         r.status_code = [200, 200, 200, 404, 502][i % 5];
         r.latency_ms = (i % 3000) as u64;
         agg.record(black_box(&r));
