@@ -46,8 +46,10 @@
 //!
 //! - [`Aggregator`]: totals, errors, latency histogram and percentiles,
 //!   per-surface counts, active conversations, a rolling window and the
-//!   UTC day's spend, updated with atomic adds on per-thread stripes. Read
-//!   with [`Aggregator::snapshot`], whose [`Snapshot`] serialises to the
+//!   UTC day's spend, updated without locks on a stripe of counters each
+//!   recording thread holds for itself (atomic adds on a shared stripe
+//!   for threads beyond the stripes). Read with
+//!   [`Aggregator::snapshot`], whose [`Snapshot`] serialises to the
 //!   aggregator's part of `GET /metrics`.
 //! - [`JsonlWriter`]: appends [`RequestRecord`]s as JSON lines from a
 //!   background thread; `submit` never blocks, drops are counted.
