@@ -176,6 +176,7 @@ fn hard_crash_under_load_leaves_a_readable_file_and_the_days_spend() {
     server.kill();
     let answered = load.finish();
     assert!(answered.len() >= 150);
+    let at_kill = lines_of(&path).len();
 
     // Every line but possibly the last is a whole record.
     let lines = lines_of(&path);
@@ -208,6 +209,11 @@ fn hard_crash_under_load_leaves_a_readable_file_and_the_days_spend() {
     assert!(
         (restored - spent).abs() < 1e-9,
         "daily cost after restart {restored}, file says {spent}"
+    );
+    eprintln!(
+        "figure: crash: {} answered, {at_kill} records on disk at SIGKILL, \
+         daily cost restored {restored} = file {spent}",
+        answered.len()
     );
     for i in 0..5 {
         let r = server.chat(&chat_body(&format!("after {i}"), "jh", "s"));
@@ -246,6 +252,12 @@ fn orderly_stop_under_load_writes_every_answered_request() {
     let ids: HashSet<&str> =
         answered.iter().map(|(_, id)| id.as_str()).collect();
     assert_eq!(on_disk, ids);
+    eprintln!(
+        "figure: sigterm: {} answered ({} of them 400) = {} records",
+        answered.len(),
+        answered.iter().filter(|(s, _)| *s == 400).count(),
+        records.len()
+    );
     assert!(answered.iter().any(|(s, _)| *s == 400));
     assert!(answered.iter().any(|(s, _)| *s == 200));
 
@@ -402,6 +414,12 @@ fn full_disk_degrades_health_alerts_and_recovers_by_itself() {
     }
     assert_eq!(dropped, 0);
     assert_eq!(lines.len(), sent);
+    eprintln!(
+        "figure: disk: {sent} answered 200, {} records written, {dropped} \
+         dropped, {} record write errors during the outage",
+        lines.len(),
+        m["record_write_errors"]
+    );
     log_lines(&data.join("logs"));
 }
 
@@ -465,6 +483,11 @@ fn chats_complete_while_slack_hangs_and_alerts_are_counted() {
     let m = server.get_with("/metrics", &key).json();
     assert!(m["alerts_folded"].as_u64().unwrap() >= 19, "{m}");
     assert_eq!(m["alerts_sent"], 0);
+    eprintln!(
+        "figure: slack hang: 40 chats answered 200, alerts folded {}, \
+         dropped {}",
+        m["alerts_folded"], m["alerts_dropped"]
+    );
 
     // A hung webhook delays the stop by the alert drain, not forever.
     assert!(server.stop().success());
@@ -489,6 +512,7 @@ fn slack_refused_or_failing_is_retried_counted_and_logged() {
         (n >= 1).then_some(n)
     });
     assert!(failed.is_some(), "the refused alert was never counted");
+    eprintln!("figure: slack refused: alerts_failed {}", failed.unwrap());
     assert!(server.stop().success());
     let logs = log_lines(&setup.dir.path().join("logs"));
     let failure = logs
@@ -526,6 +550,10 @@ fn slack_refused_or_failing_is_retried_counted_and_logged() {
     });
     assert!(sent.is_some(), "the alert was not retried through");
     assert!(calls.load(Ordering::SeqCst) >= 3);
+    eprintln!(
+        "figure: slack 429 then 500: sent after {} webhook calls",
+        calls.load(Ordering::SeqCst)
+    );
     assert_eq!(server.metrics()["alerts_failed"], 0);
     assert!(server.get("/health").status == 200);
     assert!(server.stop().success());
@@ -580,6 +608,9 @@ fn upstream_faults_are_clear_502s_without_leaking_threads() {
         assert!(statuses.iter().all(|s| *s == 502), "{statuses:?}");
         let after = proc_status(pid, "Threads").unwrap();
         assert!(after <= before + 8, "{url}: threads {before} -> {after}");
+        eprintln!(
+            "figure: upstream {want:?}: 31 x 502, threads {before} -> {after}"
+        );
         assert!(server.stop().success());
     }
 }
@@ -761,6 +792,9 @@ fn hostile_input_never_gets_a_5xx_a_panic_or_a_torn_line() {
         if raw.windows(4).any(|w| w == b"\r\n\r\n") {
             let r = parse_response(&raw);
             assert!(r.status < 500, "{name}: {} {}", r.status, r.text());
+            eprintln!("figure: hostile {name}: {}", r.status);
+        } else {
+            eprintln!("figure: hostile {name}: closed without an answer");
         }
         assert_eq!(server.get("/health").status, 200, "after {name}");
     }
@@ -952,6 +986,11 @@ fn secrets_never_leak_and_auth_cannot_be_bypassed() {
     assert!(haystacks.len() > 100);
     let secrets =
         [KEY_A, KEY_B, UPSTREAM_KEY, "T0SECRET/B0SECRET", "XSECRETTOKEN"];
+    eprintln!(
+        "figure: secrets: {} refused header sets, {} texts searched",
+        refused.len(),
+        haystacks.len()
+    );
     for (name, text) in &haystacks {
         for secret in secrets {
             assert!(!text.contains(secret), "{secret} found in {name}");
