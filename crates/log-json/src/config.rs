@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::drain::{FileDrain, Front, Shared, WriterState};
-use crate::format::{Formatter, Scratch};
+use crate::format::Formatter;
 use crate::guard::{LogGuard, LogHandle};
 use crate::health::{system_clock, StderrReport};
 use crate::rotate::{RotateOptions, RotatingFile};
@@ -194,13 +194,14 @@ impl LogConfig {
             stdout: self.stdout,
             report: StderrReport::new(clock),
             reopen_seen: 0,
-            scratch: Scratch::default(),
+            received: 0,
+            gathered: 0,
             line: Vec::with_capacity(512),
+            console: Vec::new(),
             #[cfg(test)]
             gate: self.gate.clone(),
         };
         let writer = FileDrain {
-            formatter: Formatter::new(&self.logger_name),
             state: RefCell::new(state),
             shared: handle.shared().clone(),
         };
@@ -209,11 +210,12 @@ impl LogConfig {
             .chan_size(self.channel_size)
             .thread_name("log-json".to_string())
             .build_with_guard();
-        let front = Arc::new(Front {
+        let front = Arc::new(Front::new(
             core,
-            min: self.level.to_slog_filter(),
-            shared: handle.shared().clone(),
-        });
+            self.level.to_slog_filter(),
+            Formatter::new(&self.logger_name),
+            handle.shared().clone(),
+        ));
 
         let logger = slog::Logger::root(front.clone(), slog::o!());
         let guard =

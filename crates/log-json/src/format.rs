@@ -9,8 +9,9 @@ use slog::{Key, OwnedKVList, Record, Serializer, KV};
 
 use crate::Level;
 
-/// Key under which the front of the channel stamps the time of the logging
-/// call, in Unix milliseconds; it never reaches the file as a field.
+/// Key of a `u64` giving the line's time in Unix milliseconds instead of
+/// the time of formatting; it never reaches the file as a field. Lines
+/// are formatted during the logging call, so none of ours carries it.
 pub(crate) const STAMP_KEY: &str = "log_json::stamp_ms";
 
 /// Key holding the event type of a record.

@@ -44,7 +44,19 @@ impl FileHealth {
 
     /// Notes a failed write of `path`, keeping the error text.
     pub(crate) fn failed(&self, path: &Path, what: &str, err: &io::Error) {
-        self.write_errors.fetch_add(1, Ordering::Relaxed);
+        self.failed_records(path, what, err, 1);
+    }
+
+    /// Notes a failed write of `path` that lost `records` records (a
+    /// whole batch), keeping the error text.
+    pub(crate) fn failed_records(
+        &self,
+        path: &Path,
+        what: &str,
+        err: &io::Error,
+        records: u64,
+    ) {
+        self.write_errors.fetch_add(records.max(1), Ordering::Relaxed);
         self.failing.store(true, Ordering::Relaxed);
         let text = format!("failed to {what} {}: {err}", path.display());
         if let Ok(mut last) = self.last_error.lock() {

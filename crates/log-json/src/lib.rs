@@ -32,22 +32,29 @@
 //!
 //! # Delivery
 //!
-//! Records pass through a bounded channel to one writer thread. A full
-//! channel never blocks the caller: the record is dropped and counted
-//! ([`LogHandle::dropped`]), and once there is room a `WARNING` line with
-//! `"event_type":"log_records_dropped"` and the `count` goes in the log.
-//! Each line reaches a file in a single write, so lines are never torn or
-//! interleaved. A failed write is counted ([`LogHandle::write_errors`]),
+//! The logging thread formats each record into its line, then passes the
+//! finished line (one allocation) through slog-async's bounded channel to
+//! one writer thread. A full channel never blocks the caller: the record
+//! is dropped and counted ([`LogHandle::dropped`]), and once there is room
+//! a `WARNING` line with `"event_type":"log_records_dropped"` and the
+//! `count` goes in the log. The writer gathers the lines that are waiting
+//! and writes them together, one `write` per file, as soon as it has
+//! taken every line queued (and at the latest every 256 lines or 64 KiB),
+//! so a line reaches its file as soon as one at a time would, and lines
+//! are never torn or interleaved. Rotation still falls between the same
+//! lines: a batch is cut where the next line would pass `max_bytes`. A
+//! failed write is counted per line lost ([`LogHandle::write_errors`]),
 //! marks the logs unhealthy until a write succeeds, and is printed to
 //! stderr at most once a minute, as a last resort; the next line reopens
 //! the file, creating the folder again if needed.
 //!
 //! # Known limits
 //!
-//! Lines reach the files unbuffered, one `write` per record per file,
-//! which keeps them whole and visible at once but caps throughput at what
-//! the system call allows. A process that exits without dropping the guard
-//! (`std::process::exit`, an abort) loses what is still queued.
+//! Formatting happens on the logging thread, so a record turned away by a
+//! full channel has still cost its formatting. A failed write loses the
+//! whole batch it carried (each line counted). A process that exits
+//! without dropping the guard (`std::process::exit`, an abort) loses what
+//! is still queued.
 
 mod config;
 mod drain;

@@ -15,6 +15,11 @@ use crate::Error;
 /// every line.
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Bytes of lines [`RotatingFile::append_batched`] gathers before it
+/// writes them without waiting for a flush, which bounds the memory a
+/// batch holds and the lines a failed write can take with it.
+pub const BATCH_BYTES: usize = 64 * 1024;
+
 /// How a [`RotatingFile`] rotates and creates files.
 ///
 /// | field | default | meaning |
@@ -50,6 +55,14 @@ impl Default for RotateOptions {
 /// `max_bytes`, `X.log` becomes `X.log.1`, older files shift up one
 /// number, and the oldest beyond `keep` is deleted.
 ///
+/// [`append_batched`] gathers whole lines and writes them together on
+/// [`flush`](Write::flush), in one `write`, which costs a busy writer one
+/// system call per batch instead of one per line. A batch is written
+/// early when the next line would cross `max_bytes`, so files rotate
+/// between the same lines as with one `append` per line; and at
+/// [`BATCH_BYTES`]. Lines still gathered are written by `append`,
+/// [`reopen`] and drop, before anything else happens to the file.
+///
 /// The writer lives beside external rotation tools: [`reopen`] opens the
 /// path anew, and once per [`CHECK_INTERVAL`] it compares the device and
 /// inode of its open file with the path's, reopening when the file was
@@ -58,6 +71,7 @@ impl Default for RotateOptions {
 /// terminated before new ones are added.
 ///
 /// [`reopen`]: RotatingFile::reopen
+/// [`append_batched`]: RotatingFile::append_batched
 ///
 /// ```
 /// use log_json::{RotateOptions, RotatingFile};
@@ -83,6 +97,10 @@ pub struct RotatingFile {
     last_check: Instant,
     /// The gzip of the last rotated file, finished before the next shift.
     compressor: Option<JoinHandle<Result<(), String>>>,
+    /// Whole lines gathered by `append_batched`, not yet written.
+    batch: Vec<u8>,
+    /// Number of lines in `batch`, counted as lost if its write fails.
+    batch_lines: u64,
 }
 
 impl RotatingFile {
@@ -126,6 +144,8 @@ impl RotatingFile {
             clock,
             last_check,
             compressor: None,
+            batch: Vec::new(),
+            batch_lines: 0,
         };
         file.open_file().map_err(|source| Error::Open {
             path: file.path.clone(),
@@ -148,12 +168,68 @@ impl RotatingFile {
     ///
     /// Rotates first when the record would take the file past
     /// `max_bytes`; a record larger than that goes whole into a fresh file.
+    /// Lines gathered by [`append_batched`](RotatingFile::append_batched)
+    /// are written before it.
     ///
     /// # Errors
     ///
-    /// The I/O error that kept the record from the file. It is also
-    /// counted in [`FileHealth`]; the next call tries again from scratch.
+    /// The I/O error that kept the record (or the gathered lines) from the
+    /// file. It is also counted in [`FileHealth`]; the next call tries
+    /// again from scratch.
     pub fn append(&mut self, record: &[u8]) -> io::Result<()> {
+        let earlier = self.flush_batch();
+        let now = self.write_now(record, 1);
+        earlier.and(now)
+    }
+
+    /// Gathers one whole line (ending in `\n`) for the next
+    /// [`flush`](Write::flush), which writes every gathered line at once.
+    ///
+    /// The lines gathered so far are written first when this one would
+    /// take the file past `max_bytes` (the rotation then falls before it,
+    /// as with [`append`](RotatingFile::append)) or when they have reached
+    /// [`BATCH_BYTES`].
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of writing the earlier lines, counted in
+    /// [`FileHealth`] per line lost; this line is kept for the next flush.
+    pub fn append_batched(&mut self, line: &[u8]) -> io::Result<()> {
+        let before = self.size.saturating_add(self.batch.len() as u64);
+        let crosses = before > 0
+            && before.saturating_add(line.len() as u64)
+                > self.options.max_bytes;
+        let result = if crosses || self.batch.len() >= BATCH_BYTES {
+            self.flush_batch()
+        } else {
+            Ok(())
+        };
+        self.batch.extend_from_slice(line);
+        self.batch_lines += 1;
+        result
+    }
+
+    /// Writes the gathered lines in one write, keeping the buffer.
+    fn flush_batch(&mut self) -> io::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let lines = std::mem::take(&mut self.batch_lines);
+        let result = self.write_now(&batch, lines);
+
+        // One huge line must not pin its buffer for the life of the file.
+        self.batch = batch;
+        self.batch.clear();
+        if self.batch.capacity() > 2 * BATCH_BYTES {
+            self.batch.shrink_to(BATCH_BYTES);
+        }
+        result
+    }
+
+    /// Writes `record`, holding `lines` lines, in one write, rotating
+    /// first if it would take the file past `max_bytes`.
+    fn write_now(&mut self, record: &[u8], lines: u64) -> io::Result<()> {
         let now = (self.clock)();
         if self.file.is_some()
             && now.saturating_duration_since(self.last_check) >= CHECK_INTERVAL
@@ -164,7 +240,7 @@ impl RotatingFile {
 
         if self.file.is_none() {
             if let Err(err) = self.open_file() {
-                self.health.failed(&self.path, "open", &err);
+                self.health.failed_records(&self.path, "open", &err, lines);
                 return Err(err);
             }
         }
@@ -174,14 +250,14 @@ impl RotatingFile {
             && self.size.saturating_add(len) > self.options.max_bytes
         {
             if let Err(err) = self.rotate() {
-                self.health.failed(&self.path, "rotate", &err);
+                self.health.failed_records(&self.path, "rotate", &err, lines);
                 return Err(err);
             }
         }
 
         let Some(file) = self.file.as_mut() else {
             let err = io::Error::new(io::ErrorKind::NotFound, "no open file");
-            self.health.failed(&self.path, "write", &err);
+            self.health.failed_records(&self.path, "write", &err, lines);
             return Err(err);
         };
         match write_whole(file, record) {
@@ -202,7 +278,7 @@ impl RotatingFile {
                 // Start over on the next line: the folder or file may be
                 // back by then, and a torn tail gets terminated.
                 self.file = None;
-                self.health.failed(&self.path, "write", &err);
+                self.health.failed_records(&self.path, "write", &err, lines);
                 Err(err)
             }
         }
@@ -218,6 +294,9 @@ impl RotatingFile {
     ///
     /// The I/O error of opening; the next append tries again.
     pub fn reopen(&mut self) -> io::Result<()> {
+        // Lines gathered before the move belong to the old file; a failure
+        // here is counted and reported like any other write.
+        let _ = self.flush_batch();
         self.file = None;
         self.open_file().inspect_err(|err| {
             self.health.failed(&self.path, "reopen", err);
@@ -372,14 +451,17 @@ impl Write for RotatingFile {
         Ok(buf.len())
     }
 
-    /// Nothing is buffered: every record is written when appended.
+    /// Writes the lines gathered by
+    /// [`append_batched`](RotatingFile::append_batched), if any, in one
+    /// write; `write` itself is never buffered.
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        self.flush_batch()
     }
 }
 
 impl Drop for RotatingFile {
     fn drop(&mut self) {
+        let _ = self.flush_batch();
         self.finish_compression();
     }
 }
@@ -391,6 +473,7 @@ impl std::fmt::Debug for RotatingFile {
             .field("options", &self.options)
             .field("size", &self.size)
             .field("open", &self.file.is_some())
+            .field("batched_lines", &self.batch_lines)
             .finish_non_exhaustive()
     }
 }
@@ -793,6 +876,125 @@ mod tests {
         let file = File::options().append(true).open(&path).unwrap();
         take_back(&file, 5).unwrap();
         assert_eq!(read(&path), "whole\n");
+    }
+
+    #[test]
+    fn batched_lines_rotate_between_the_same_lines_as_single_appends() {
+        // (max_bytes, keep, line lengths): each run once line by line and
+        // once batched with a flush every `flush_every` lines.
+        let cases: &[(u64, usize, &[usize], usize)] = &[
+            (30, 3, &[10; 7], 7),
+            (30, 3, &[10; 7], 2),
+            (25, 2, &[10, 10, 4, 12, 3, 9, 9, 1], 8),
+            (8, 5, &[3, 21, 3, 5, 5], 5),
+            (6, 0, &[3, 3, 3, 3, 3], 3),
+            (1 << 20, 1, &[7; 50], 50),
+        ];
+        for &(max_bytes, keep, lengths, flush_every) in cases {
+            let lines: Vec<Vec<u8>> = lengths
+                .iter()
+                .enumerate()
+                .map(|(i, &len)| {
+                    let mut line = vec![b'a' + (i % 26) as u8; len - 1];
+                    line.push(b'\n');
+                    line
+                })
+                .collect();
+
+            let single = tempfile::tempdir().unwrap();
+            let batched = tempfile::tempdir().unwrap();
+            let opts = options(max_bytes, keep);
+            let mut one =
+                RotatingFile::open(single.path().join("x.log"), opts).unwrap();
+            let mut many =
+                RotatingFile::open(batched.path().join("x.log"), opts).unwrap();
+            for (i, line) in lines.iter().enumerate() {
+                one.append(line).unwrap();
+                many.append_batched(line).unwrap();
+                if (i + 1) % flush_every == 0 {
+                    many.flush().unwrap();
+                }
+            }
+            many.flush().unwrap();
+
+            for name in ["x.log", "x.log.1", "x.log.2", "x.log.3", "x.log.6"] {
+                let want = read(&single.path().join(name));
+                let got = read(&batched.path().join(name));
+                assert_eq!(got, want, "{max_bytes} {lengths:?}: {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn batched_lines_wait_for_flush_reopen_or_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        let mut file = RotatingFile::open(&path, options(1 << 20, 5)).unwrap();
+        file.append_batched(b"one\n").unwrap();
+        file.append_batched(b"two\n").unwrap();
+        assert_eq!(read(&path), "");
+        file.flush().unwrap();
+        assert_eq!(read(&path), "one\ntwo\n");
+
+        // An unbuffered append keeps the order of the lines.
+        file.append_batched(b"three\n").unwrap();
+        file.append(b"four\n").unwrap();
+        assert_eq!(read(&path), "one\ntwo\nthree\nfour\n");
+
+        // Lines gathered before a move go to the moved file.
+        file.append_batched(b"five\n").unwrap();
+        let moved = dir.path().join("moved.log");
+        fs::rename(&path, &moved).unwrap();
+        file.reopen().unwrap();
+        assert!(read(&moved).ends_with("four\nfive\n"));
+
+        file.append_batched(b"six\n").unwrap();
+        drop(file);
+        assert_eq!(read(&path), "six\n");
+    }
+
+    #[test]
+    fn a_large_batch_is_written_without_waiting_for_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        let mut file = RotatingFile::open(&path, options(1 << 30, 5)).unwrap();
+        let line = [b"x".repeat(1023), b"\n".to_vec()].concat();
+        let lines = BATCH_BYTES / line.len() + 1;
+        for _ in 0..lines {
+            file.append_batched(&line).unwrap();
+        }
+        let written = fs::metadata(&path).unwrap().len() as usize;
+        assert_eq!(written, BATCH_BYTES);
+    }
+
+    #[test]
+    fn a_failed_batch_counts_each_line_lost() {
+        let clock = ManualClock::new();
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("logs");
+        let path = folder.join("x.log");
+        let mut file = RotatingFile::with_clock(
+            path.clone(),
+            options(1 << 20, 5),
+            clock.clock(),
+        )
+        .unwrap();
+        let health = file.health();
+
+        fs::remove_dir_all(&folder).unwrap();
+        fs::write(&folder, "in the way").unwrap();
+        clock.advance(CHECK_INTERVAL);
+        for line in ["a\n", "b\n", "c\n"] {
+            file.append_batched(line.as_bytes()).unwrap();
+        }
+        assert!(file.flush().is_err());
+        assert_eq!(health.write_errors(), 3);
+
+        fs::remove_file(&folder).unwrap();
+        file.append_batched(b"back\n").unwrap();
+        file.flush().unwrap();
+        assert!(health.is_healthy());
+        assert_eq!(read(&path), "back\n");
     }
 
     #[test]
