@@ -144,10 +144,15 @@ fn a_full_disk_is_counted_and_records_are_dropped_after_retry_for() {
     };
     let (writer, guard) = JsonlWriter::open(config).unwrap();
     for i in 0..5 {
-        writer.submit(&record(i, datetime!(2025-12-28 15:30 UTC)));
+        assert!(writer.submit(&record(i, datetime!(2025-12-28 15:30 UTC))));
     }
-    wait_for("the records to be given up", || writer.stats().dropped == 5);
+    wait_for("a retry and the records given up", || {
+        let stats = writer.stats();
+        stats.write_errors >= 2 && stats.dropped == 5
+    });
 
+    // Health stays down however long the thread idles before the close:
+    // reopening /dev/full succeeds, but nothing has been written since.
     let stats = guard.close().unwrap();
     assert!(!stats.healthy);
     assert!(stats.write_errors >= 2, "{stats:?}");

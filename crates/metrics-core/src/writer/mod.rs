@@ -99,7 +99,9 @@ pub struct WriterStats {
     pub dropped: u64,
     /// Failed attempts to open or write the file.
     pub write_errors: u64,
-    /// Whether the last attempt to write succeeded.
+    /// Whether the last attempt to write succeeded. After a failed
+    /// open, opening the file again is enough; after a failed write, it
+    /// takes a written line.
     pub healthy: bool,
     /// The last failure, such as `failed to write /path: No space left on
     /// device (os error 28)`; kept after recovery.

@@ -48,6 +48,9 @@ pub(super) struct Sink {
     buf: Vec<u8>,
     failing_since: Option<Instant>,
     next_try: Instant,
+    /// Whether the last failure was opening the file: only then does a
+    /// later open alone, with nothing to write, bring health back.
+    open_failed: bool,
 }
 
 impl Sink {
@@ -60,6 +63,7 @@ impl Sink {
         let now = Instant::now();
         let failing_since = file.is_none().then_some(now);
         Sink {
+            open_failed: file.is_none(),
             buf: Vec::with_capacity(config.max_batch_bytes),
             config,
             shared,
@@ -137,10 +141,15 @@ impl Sink {
         if self.failing_since.is_some() && now < self.next_try {
             return;
         }
+        // Opening the file proves nothing after a failed write (a full
+        // disk opens fine): then health waits for lines to be written.
+        let proves_health = !self.buf.is_empty() || self.open_failed;
         match self.write_batch() {
             Ok(()) => {
+                if proves_health {
+                    self.shared.set_healthy();
+                }
                 self.failing_since = None;
-                self.shared.set_healthy();
             }
             Err(err) => {
                 self.shared.set_failed(&self.config.path, &err);
@@ -156,8 +165,15 @@ impl Sink {
     fn write_batch(&mut self) -> io::Result<()> {
         let mut file = match self.file.take() {
             Some(file) => file,
-            None => open_append(&self.config.path)?,
+            None => match open_append(&self.config.path) {
+                Ok(file) => file,
+                Err(err) => {
+                    self.open_failed = true;
+                    return Err(err);
+                }
+            },
         };
+        self.open_failed = false;
 
         while !self.buf.is_empty() {
             let err = match file.write(&self.buf) {
