@@ -152,10 +152,113 @@ fn json_string(text: &str) -> String {
 
 /// Appends `text` as a JSON string: quotes, newlines and every control
 /// character escaped, so a line can never be split or forged by its data.
+///
+/// The bytes are those serde_json writes (short escapes where JSON has
+/// them, `\u00XX` for the other control characters). Log values hardly
+/// ever need an escape, so the text is first checked eight bytes at a
+/// time and, when plain, copied in one piece.
 fn write_json_str(text: &str, out: &mut Vec<u8>) {
-    // Writing to a Vec cannot fail, and serde_json escapes every control
-    // character below U+0020.
-    let _ = serde_json::to_writer(&mut *out, text);
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    if is_plain(bytes) {
+        out.extend_from_slice(bytes);
+    } else {
+        write_escaped(bytes, out);
+    }
+    out.push(b'"');
+}
+
+/// Whether `bytes` hold nothing that a JSON string must escape.
+fn is_plain(bytes: &[u8]) -> bool {
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(word);
+        if needs_escape(u64::from_le_bytes(eight)) {
+            return false;
+        }
+    }
+    let tail = words.remainder();
+    if tail.is_empty() {
+        return true;
+    }
+
+    // The last eight bytes, overlapping the words already checked, cover
+    // the tail in one more test.
+    match bytes.len().checked_sub(8) {
+        Some(from) => {
+            let mut eight = [0u8; 8];
+            eight.copy_from_slice(&bytes[from..]);
+            !needs_escape(u64::from_le_bytes(eight))
+        }
+        None => tail.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\'),
+    }
+}
+
+/// Appends `bytes` with every character JSON requires escaped.
+fn write_escaped(bytes: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut start = 0;
+    for (i, &byte) in bytes.iter().enumerate() {
+        let short = match byte {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'\n' => b'n',
+            b'\r' => b'r',
+            b'\t' => b't',
+            0x08 => b'b',
+            0x0c => b'f',
+            0x00..=0x1f => b'u',
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.push(b'\\');
+        out.push(short);
+        if short == b'u' {
+            out.extend_from_slice(b"00");
+            out.push(HEX[usize::from(byte >> 4)]);
+            out.push(HEX[usize::from(byte & 0xf)]);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+/// Whether any of the eight bytes in `word` is a control character, `"`
+/// or `\`. Exact: each test is the classic "has a byte below n" trick,
+/// which has no false answer for the word as a whole.
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
+    let control = below(word, 0x20);
+    let quote = below(word ^ (ONES * u64::from(b'"')), 1);
+    let backslash = below(word ^ (ONES * u64::from(b'\\')), 1);
+    (control | quote | backslash) != 0
+}
+
+/// Appends `n` in decimal, as `Display` would.
+fn write_u64(mut n: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Appends `n` in decimal, as `Display` would.
+fn write_i64(n: i64, out: &mut Vec<u8>) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    write_u64(n.unsigned_abs(), out);
 }
 
 /// Appends `2025-12-28T15:30:00.123Z` for `ms` after the Unix epoch.
@@ -187,7 +290,14 @@ fn write_timestamp(
     if let Some((_, text)) = cache {
         out.extend_from_slice(text.as_bytes());
     }
-    let _ = write!(out, ".{:03}Z", ms % 1000);
+    let millis = (ms % 1000) as u16;
+    out.extend_from_slice(&[
+        b'.',
+        b'0' + (millis / 100) as u8,
+        b'0' + (millis / 10 % 10) as u8,
+        b'0' + (millis % 10) as u8,
+        b'Z',
+    ]);
 }
 
 /// Gathers the key-values of a record and its logger, each key once.
@@ -266,7 +376,8 @@ impl Serializer for Collect<'_> {
     }
 
     fn emit_bool(&mut self, key: Key, val: bool) -> slog::Result {
-        self.put_display(key, val)
+        let text: &[u8] = if val { b"true" } else { b"false" };
+        self.put(key, |out, _| out.extend_from_slice(text))
     }
 
     fn emit_unit(&mut self, key: Key) -> slog::Result {
@@ -278,31 +389,31 @@ impl Serializer for Collect<'_> {
     }
 
     fn emit_u8(&mut self, key: Key, val: u8) -> slog::Result {
-        self.put_display(key, val)
+        self.put(key, |out, _| write_u64(u64::from(val), out))
     }
     fn emit_i8(&mut self, key: Key, val: i8) -> slog::Result {
-        self.put_display(key, val)
+        self.put(key, |out, _| write_i64(i64::from(val), out))
     }
     fn emit_u16(&mut self, key: Key, val: u16) -> slog::Result {
-        self.put_display(key, val)
+        self.put(key, |out, _| write_u64(u64::from(val), out))
     }
     fn emit_i16(&mut self, key: Key, val: i16) -> slog::Result {
-        self.put_display(key, val)
+        self.put(key, |out, _| write_i64(i64::from(val), out))
     }
     fn emit_u32(&mut self, key: Key, val: u32) -> slog::Result {
-        self.put_display(key, val)
+        self.put(key, |out, _| write_u64(u64::from(val), out))
     }
     fn emit_i32(&mut self, key: Key, val: i32) -> slog::Result {
-        self.put_display(key, val)
+        self.put(key, |out, _| write_i64(i64::from(val), out))
     }
     fn emit_i64(&mut self, key: Key, val: i64) -> slog::Result {
-        self.put_display(key, val)
+        self.put(key, |out, _| write_i64(val, out))
     }
     fn emit_usize(&mut self, key: Key, val: usize) -> slog::Result {
-        self.put_display(key, val)
+        self.put(key, |out, _| write_u64(val as u64, out))
     }
     fn emit_isize(&mut self, key: Key, val: isize) -> slog::Result {
-        self.put_display(key, val)
+        self.put(key, |out, _| write_i64(val as i64, out))
     }
     fn emit_u128(&mut self, key: Key, val: u128) -> slog::Result {
         self.put_display(key, val)
@@ -318,7 +429,7 @@ impl Serializer for Collect<'_> {
             }
             return Ok(());
         }
-        self.put_display(key, val)
+        self.put(key, |out, _| write_u64(val, out))
     }
 
     fn emit_f32(&mut self, key: Key, val: f32) -> slog::Result {
@@ -505,6 +616,55 @@ mod tests {
         assert_eq!(v["message_preview"], evil);
         assert_eq!(v["event_type"], evil);
         assert_eq!(v["level"], "INFO");
+    }
+
+    #[test]
+    fn strings_are_escaped_byte_for_byte_as_serde_json_does() {
+        let mut cases: Vec<String> = (0u8..0x80)
+            .map(|b| format!("ab{}cdefghij", char::from(b)))
+            .collect();
+        cases.extend(
+            [
+                "",
+                "plain text longer than one word of eight bytes",
+                "\"\\\"\\",
+                "é ü 日本語 🎉 and \u{7f} \u{2028} \u{0}",
+                "12345678\n12345678\u{1b}[31m1234567\"",
+            ]
+            .map(String::from),
+        );
+        for text in &cases {
+            let mut ours = Vec::new();
+            write_json_str(text, &mut ours);
+            let theirs = serde_json::to_vec(text).unwrap();
+            assert_eq!(ours, theirs, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn integers_are_written_as_display_writes_them() {
+        let cases = [0i64, 7, -7, 10, 99, 100, i64::MAX, i64::MIN];
+        for n in cases {
+            let mut out = Vec::new();
+            write_i64(n, &mut out);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
+        let mut out = Vec::new();
+        write_u64(u64::MAX, &mut out);
+        assert_eq!(out, u64::MAX.to_string().into_bytes());
+    }
+
+    #[test]
+    fn milliseconds_keep_three_digits() {
+        for (ms, want) in [(0u64, ".000Z"), (7, ".007Z"), (45, ".045Z")]
+            .into_iter()
+            .chain([(999, ".999Z"), (1_000, ".000Z")])
+        {
+            let mut out = Vec::new();
+            write_timestamp(1_766_935_800_000 + ms, &mut None, &mut out);
+            let text = String::from_utf8(out).unwrap();
+            assert!(text.ends_with(want), "{ms}: {text}");
+        }
     }
 
     #[test]

@@ -19,6 +19,11 @@ pub const ELLIPSIS: char = '…';
 /// assert_eq!(preview("anything", 0), "");
 /// ```
 pub fn preview(text: &str, max_chars: usize) -> Cow<'_, str> {
+    // No more bytes than allowed characters: nothing to count.
+    if text.len() <= max_chars {
+        return Cow::Borrowed(text);
+    }
+
     // Find the byte offset after `max_chars` characters, if there is one.
     let end = match text.char_indices().nth(max_chars) {
         None => return Cow::Borrowed(text),
