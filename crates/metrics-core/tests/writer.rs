@@ -162,6 +162,37 @@ fn a_full_disk_is_counted_and_records_are_dropped_after_retry_for() {
 }
 
 #[test]
+fn a_quarter_full_queue_wakes_the_writer_before_its_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.jsonl");
+    let config = WriterConfig {
+        queue_capacity: 64,
+        flush_interval: Duration::from_secs(3600),
+        ..WriterConfig::new(&path)
+    };
+    let (writer, guard) = JsonlWriter::open(config).unwrap();
+    let at = datetime!(2025-12-28 15:30 UTC);
+
+    // Each round brings the count of queued lines from 0 to 16, a quarter
+    // of the queue: only that crossing can wake a thread pausing for an
+    // hour, and it must be armed again once the thread has drained.
+    for round in 1..=3u64 {
+        for i in 0..16 {
+            assert!(writer.submit(&record(round * 100 + i, at)));
+        }
+        wait_for("the burst to be written", || {
+            writer.stats().written == round * 16
+        });
+    }
+
+    let stats = guard.close().unwrap();
+    assert_eq!((stats.accepted, stats.written, stats.dropped), (48, 48, 0));
+    assert!(stats.healthy);
+    let (records, skipped) = read_all(&path);
+    assert_eq!((records.len(), skipped), (48, 0));
+}
+
+#[test]
 fn writing_resumes_when_the_cause_goes_away() {
     let dir = tempfile::tempdir().unwrap();
     let blocker = dir.path().join("sub");

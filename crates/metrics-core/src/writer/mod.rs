@@ -12,6 +12,16 @@
 //! `flush_interval`, takes what is queued and appends it with one `write`
 //! call per `max_batch_bytes`, so lines are whole and never interleave.
 //!
+//! A burst does not wait for the interval: callers keep a count of queued
+//! lines, and the one `submit` that brings it to a quarter of
+//! `queue_capacity` wakes the writer thread. Only that crossing pays for a
+//! wake-up; every other `submit` is a `try_send` and an atomic add. The
+//! flush interval thus bounds how long a record waits when traffic is
+//! light; under heavy traffic the queue only has to hold what arrives
+//! while the woken thread waits for a core. With the default 16 384 lines
+//! that is about 12 ms at a million records a second: on a machine so
+//! loaded that the thread waits longer, records are dropped (counted).
+//!
 //! After a failed write or open the batch is kept and retried every
 //! `retry_interval`, reopening the file each time, so writing resumes by
 //! itself once the disk has room or the permission is back. Lines held
@@ -22,7 +32,9 @@ mod sink;
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicIsize, AtomicU64, AtomicUsize, Ordering,
+};
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -36,7 +48,7 @@ use sink::{close_budget, open_append, Sink};
 /// |---|---|---|
 /// | `path` | (given) | file appended to; folders are created |
 /// | `queue_capacity` | 16384 | records waiting for the writer thread |
-/// | `flush_interval` | 200 ms | pause between batches |
+/// | `flush_interval` | 200 ms | longest pause between batches |
 /// | `max_batch_bytes` | 256 KiB | a batch this large is written at once |
 /// | `retry_interval` | 500 ms | pause between attempts after a failure |
 /// | `retry_for` | 60 s | how long failed records are retried |
@@ -45,10 +57,12 @@ use sink::{close_budget, open_append, Sink};
 pub struct WriterConfig {
     /// The JSONL file.
     pub path: PathBuf,
-    /// Bound of the queue between callers and the writer thread.
+    /// Bound of the queue between callers and the writer thread. The
+    /// thread is woken early once a quarter of it is used.
     pub queue_capacity: usize,
-    /// Pause of the writer thread between batches: the longest a record
-    /// waits in the queue before its write is attempted.
+    /// Longest pause of the writer thread between batches: the longest a
+    /// record waits in the queue before its write is attempted, when
+    /// fewer than a quarter of `queue_capacity` lines are waiting.
     pub flush_interval: Duration,
     /// Batch size that triggers a write before the interval ends.
     pub max_batch_bytes: usize,
@@ -122,6 +136,10 @@ struct Shared {
     sealed: AtomicBool,
     /// `submit` calls between their `closing` check and their send.
     in_flight: AtomicUsize,
+    /// Lines sent but not yet taken by the writer thread: added to after
+    /// each send, taken from in bulk by the thread, so it can dip below
+    /// zero for a moment. Its crossing of `wake_at` wakes the thread.
+    queued: AtomicIsize,
     last_error: Mutex<Option<String>>,
     done: Mutex<bool>,
     done_signal: Condvar,
@@ -146,11 +164,20 @@ impl Shared {
     }
 }
 
+/// The count of queued lines at which `submit` wakes the writer thread: a
+/// quarter of the queue, which leaves three quarters to absorb the burst
+/// while the thread is scheduled.
+fn wake_at(config: &WriterConfig) -> isize {
+    let capacity = config.queue_capacity.max(1);
+    isize::try_from(capacity / 4).unwrap_or(isize::MAX).max(1)
+}
+
 struct Inner {
     tx: SyncSender<Vec<u8>>,
     shared: Arc<Shared>,
     config: WriterConfig,
     thread: std::thread::Thread,
+    wake_at: isize,
 }
 
 /// A cheap, cloneable handle that appends records to the metrics file.
@@ -191,8 +218,9 @@ impl JsonlWriter {
             }
         };
 
+        let wake_at = wake_at(&config);
         let (tx, rx) = mpsc::sync_channel(config.queue_capacity.max(1));
-        let sink = Sink::new(config.clone(), shared.clone(), rx, file);
+        let sink = Sink::new(config.clone(), shared.clone(), rx, file, wake_at);
         let thread = std::thread::Builder::new()
             .name("metrics-jsonl".into())
             .spawn(move || sink.run())
@@ -200,7 +228,7 @@ impl JsonlWriter {
             .thread()
             .clone();
 
-        let inner = Inner { tx, shared, config, thread };
+        let inner = Inner { tx, shared, config, thread, wake_at };
         let writer = JsonlWriter { inner: Arc::new(inner) };
         let guard = WriterGuard { writer: writer.clone() };
         Ok((writer, guard))
@@ -242,6 +270,15 @@ impl JsonlWriter {
             && self.inner.tx.try_send(line).is_ok();
         if sent {
             shared.accepted.fetch_add(1, Ordering::Relaxed);
+
+            // The count rises one at a time, so exactly one sender sees
+            // it reach `wake_at` on each rise; the thread takes from it
+            // in bulk and checks it before sleeping, so a crossing is
+            // never missed.
+            let before = shared.queued.fetch_add(1, Ordering::Relaxed);
+            if before + 1 == self.inner.wake_at {
+                self.inner.thread.unpark();
+            }
         } else {
             shared.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -318,5 +355,23 @@ impl Drop for WriterGuard {
     fn drop(&mut self) {
         // The outcome stays readable through `stats()` of any handle.
         let _ = self.writer.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_writer_is_woken_at_a_quarter_of_the_queue() {
+        // (queue_capacity, wake_at)
+        let cases = [(0, 1), (1, 1), (7, 1), (8, 2), (64, 16), (16384, 4096)];
+        for (capacity, want) in cases {
+            let config = WriterConfig {
+                queue_capacity: capacity,
+                ..WriterConfig::new("m.jsonl")
+            };
+            assert_eq!(wake_at(&config), want, "capacity {capacity}");
+        }
     }
 }

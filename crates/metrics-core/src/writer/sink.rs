@@ -51,6 +51,8 @@ pub(super) struct Sink {
     /// Whether the last failure was opening the file: only then does a
     /// later open alone, with nothing to write, bring health back.
     open_failed: bool,
+    /// Queued lines at which callers wake the thread (see `submit`).
+    wake_at: isize,
 }
 
 impl Sink {
@@ -59,11 +61,13 @@ impl Sink {
         shared: Arc<Shared>,
         rx: Receiver<Vec<u8>>,
         file: Option<File>,
+        wake_at: isize,
     ) -> Self {
         let now = Instant::now();
         let failing_since = file.is_none().then_some(now);
         Sink {
             open_failed: file.is_none(),
+            wake_at,
             buf: Vec::with_capacity(config.max_batch_bytes),
             config,
             shared,
@@ -78,9 +82,9 @@ impl Sink {
     /// writes what is left.
     ///
     /// The thread sleeps between batches instead of blocking on the
-    /// queue: a sender then never has to wake it, which keeps `submit` a
-    /// plain lock-free push (a wake-up per record cost several
-    /// microseconds in the benchmark). `close` unparks it.
+    /// queue: a wake-up per record cost several microseconds in the
+    /// benchmark. Senders wake it only when the queue passes `wake_at`,
+    /// once per crossing, and `close` wakes it.
     pub(super) fn run(mut self) {
         loop {
             std::thread::park_timeout(self.pause(Instant::now()));
@@ -103,14 +107,32 @@ impl Sink {
     }
 
     /// How long to sleep: the flush interval, or less when a retry is due
-    /// sooner.
+    /// sooner, or not at all when the queue already holds `wake_at` lines.
+    ///
+    /// The last check matters when senders brought the count up past
+    /// `wake_at` while the thread had taken lines it had not yet
+    /// subtracted: that crossing woke a running thread, and no sender
+    /// will see another until the count drops below `wake_at` again.
     fn pause(&self, now: Instant) -> Duration {
         let interval = self.config.flush_interval;
         match self.failing_since {
             Some(_) => {
                 self.next_try.saturating_duration_since(now).min(interval)
             }
+            None if self.shared.queued.load(Ordering::SeqCst)
+                >= self.wake_at =>
+            {
+                Duration::ZERO
+            }
             None => interval,
+        }
+    }
+
+    /// Takes `taken` lines off the count of queued lines.
+    fn settle(&self, taken: &mut isize) {
+        if *taken > 0 {
+            self.shared.queued.fetch_sub(*taken, Ordering::SeqCst);
+            *taken = 0;
         }
     }
 
@@ -119,20 +141,27 @@ impl Sink {
     /// few batches are left in the queue.
     fn drain(&mut self) -> bool {
         let limit = self.config.max_batch_bytes.max(1);
-        loop {
+        let mut taken = 0;
+        let gone = loop {
             let failing = self.failing_since.is_some();
             if failing && self.buf.len() >= limit.saturating_mul(HELD_BATCHES) {
-                return false;
+                break false;
             }
             match self.rx.try_recv() {
                 Ok(line) => self.buf.extend_from_slice(&line),
-                Err(TryRecvError::Empty) => return false,
-                Err(TryRecvError::Disconnected) => return true,
+                Err(TryRecvError::Empty) => break false,
+                Err(TryRecvError::Disconnected) => break true,
             }
+            taken += 1;
             if self.buf.len() >= limit && !failing {
+                // Subtracted before the write so that senders filling
+                // the queue meanwhile can cross `wake_at` again.
+                self.settle(&mut taken);
                 self.flush(Instant::now());
             }
-        }
+        };
+        self.settle(&mut taken);
+        gone
     }
 
     /// Tries to write the batch, at most once per retry interval while
