@@ -204,12 +204,25 @@ impl Sink {
         };
         self.open_failed = false;
 
+        // Where the last whole line ends in the file: a failure that
+        // leaves part of a line behind is cut back to here.
+        let mut whole_end = match file.metadata() {
+            Ok(meta) => meta.len(),
+            Err(err) => return Err(err),
+        };
+
         while !self.buf.is_empty() {
             let err = match file.write(&self.buf) {
                 Ok(0) => io::Error::from(io::ErrorKind::WriteZero),
                 Ok(n) => {
                     let torn = self.buf[n - 1] != b'\n';
+                    let whole = self.buf[..n]
+                        .iter()
+                        .rposition(|&b| b == b'\n')
+                        .map_or(0, |i| i + 1);
+                    let head = self.buf[whole..n].to_vec();
                     self.count_written(n);
+                    whole_end += whole as u64;
                     if !torn {
                         continue;
                     }
@@ -220,10 +233,19 @@ impl Sink {
                     match file.write_all(&self.buf[..end]) {
                         Ok(()) => {
                             self.count_written(end);
+                            whole_end += (head.len() + end) as u64;
                             continue;
                         }
                         Err(err) => {
-                            self.drop_first_line();
+                            // A full disk took part of the line: cut it off
+                            // and keep the whole line for the next attempt.
+                            // Should the cut fail, the line is dropped and
+                            // the reopen ends the torn tail.
+                            if file.set_len(whole_end).is_ok() {
+                                self.buf.splice(0..0, head);
+                            } else {
+                                self.drop_first_line();
+                            }
                             err
                         }
                     }
