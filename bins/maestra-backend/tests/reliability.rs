@@ -282,23 +282,25 @@ enum Disk {
 }
 
 impl Disk {
-    fn mount(dir: PathBuf) -> Disk {
+    /// A tmpfs at `dir`, or the file-size limit when `limit` is asked
+    /// for or mounting is not allowed.
+    fn mount(dir: PathBuf, limit: bool) -> Disk {
         std::fs::create_dir_all(&dir).unwrap();
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
-            .arg(&dir)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
+        let mounted = !limit
+            && Command::new("mount")
+                .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+                .arg(&dir)
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
         if mounted {
             Disk::Tmpfs { dir }
         } else {
-            eprintln!("mount is not permitted: using a file-size limit");
             Disk::SizeLimit
         }
     }
 
-    fn fill(&self, server: &Server) {
+    fn fill(&self, server: &Server, metrics: &Path) {
         match self {
             Disk::Tmpfs { dir } => {
                 let mut f = std::fs::File::create(dir.join("filler")).unwrap();
@@ -307,7 +309,11 @@ impl Disk {
                 let _ = f.write_all(b"x");
             }
             Disk::SizeLimit => {
-                prlimit(server.child.id(), "--fsize=1");
+                // A few bytes of room, so the next record is cut short
+                // as on a disk that fills in the middle of a write.
+                let len = std::fs::metadata(metrics).unwrap().len();
+                let limit = format!("--fsize={}:", len + 10);
+                prlimit(server.child.id(), &limit);
             }
         }
     }
@@ -318,7 +324,7 @@ impl Disk {
                 std::fs::remove_file(dir.join("filler")).unwrap();
             }
             Disk::SizeLimit => {
-                prlimit(server.child.id(), "--fsize=unlimited");
+                prlimit(server.child.id(), "--fsize=unlimited:");
             }
         }
     }
@@ -342,9 +348,16 @@ fn prlimit(pid: u32, arg: &str) {
 
 #[test]
 fn full_disk_degrades_health_alerts_and_recovers_by_itself() {
+    // The file-size limit always runs: it cuts a record in the middle
+    // every time. The tmpfs runs where mounting is allowed.
+    full_disk(true);
+    full_disk(false);
+}
+
+fn full_disk(limit: bool) {
     let slack = FakeSlack::start();
     let mut setup = Setup::new();
-    let disk = Disk::mount(setup.dir.path().join("disk"));
+    let disk = Disk::mount(setup.dir.path().join("disk"), limit);
     let data = setup.dir.path().join("disk");
     let metrics = data.join("metrics.jsonl");
     setup
@@ -362,8 +375,11 @@ fn full_disk_degrades_health_alerts_and_recovers_by_itself() {
         assert_eq!(server.chat(&body).status, 200);
     }
     assert_eq!(server.get("/health").status, 200);
+    let flushed =
+        wait_for(WAIT, || (lines_of(&metrics).len() == 3).then_some(()));
+    assert!(flushed.is_some());
 
-    disk.fill(&server);
+    disk.fill(&server, &metrics);
     let mut sent = 3;
     let degraded = wait_for(WAIT, || {
         // Requests keep being answered while nothing can be written.
@@ -416,9 +432,13 @@ fn full_disk_degrades_health_alerts_and_recovers_by_itself() {
     }
     assert_eq!(dropped, 0);
     assert_eq!(lines.len(), sent);
+    let kind = match disk {
+        Disk::Tmpfs { .. } => "tmpfs",
+        Disk::SizeLimit => "file-size limit",
+    };
     eprintln!(
-        "figure: disk: {sent} answered 200, {} records written, {dropped} \
-         dropped, {} record write errors during the outage",
+        "figure: disk ({kind}): {sent} answered 200, {} records written, \
+         {dropped} dropped, {} record write errors during the outage",
         lines.len(),
         m["record_write_errors"]
     );
