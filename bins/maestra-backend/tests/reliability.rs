@@ -254,10 +254,14 @@ fn orderly_stop_under_load_writes_every_answered_request() {
     let ids: HashSet<&str> =
         answered.iter().map(|(_, id)| id.as_str()).collect();
     assert_eq!(on_disk, ids);
+    let count = |code| answered.iter().filter(|(s, _)| *s == code).count();
     eprintln!(
-        "figure: sigterm: {} answered ({} of them 400) = {} records",
+        "figure: sigterm: {} answered ({} x 200, {} x 400, {} x 429) = {} \
+         records",
         answered.len(),
-        answered.iter().filter(|(s, _)| *s == 400).count(),
+        count(200),
+        count(400),
+        count(429),
         records.len()
     );
     assert!(answered.iter().any(|(s, _)| *s == 400));
