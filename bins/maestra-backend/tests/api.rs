@@ -103,22 +103,10 @@ fn chat_answers_and_is_recorded() {
     // Fields in the note's order: each key appears after the previous one.
     let line = std::fs::read_to_string(setup.metrics_path()).unwrap();
     let first = line.lines().next().unwrap();
-    let positions: Vec<usize> = [
-        "timestamp",
-        "request_id",
-        "surface_id",
-        "user_id",
-        "conversation_id",
-        "mode",
-        "latency_ms",
-        "status_code",
-        "tokens",
-        "cost_usd",
-        "error",
-    ]
-    .iter()
-    .map(|k| first.find(&format!("\"{k}\":")).unwrap())
-    .collect();
+    let positions: Vec<usize> = common::RECORD_FIELDS
+        .iter()
+        .map(|k| first.find(&format!("\"{k}\":")).unwrap())
+        .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{first}");
     assert_eq!(r.as_object().unwrap().len(), 11);
     assert_eq!(r["request_id"], "req_given_1");

@@ -38,21 +38,7 @@ fn lines_of(path: &Path) -> Vec<Result<Value, String>> {
 
 /// True when `v` has every field of a metrics record.
 fn is_record(v: &Value) -> bool {
-    [
-        "timestamp",
-        "request_id",
-        "surface_id",
-        "user_id",
-        "conversation_id",
-        "mode",
-        "latency_ms",
-        "status_code",
-        "tokens",
-        "cost_usd",
-        "error",
-    ]
-    .iter()
-    .all(|k| v.get(k).is_some())
+    common::RECORD_FIELDS.iter().all(|k| v.get(k).is_some())
 }
 
 /// Asserts every line of every log file under `dir` is one JSON object;

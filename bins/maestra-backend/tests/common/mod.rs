@@ -14,6 +14,21 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// The fields of a metrics record, in the order the file holds them.
+pub const RECORD_FIELDS: [&str; 11] = [
+    "timestamp",
+    "request_id",
+    "surface_id",
+    "user_id",
+    "conversation_id",
+    "mode",
+    "latency_ms",
+    "status_code",
+    "tokens",
+    "cost_usd",
+    "error",
+];
+
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_maestra-backend");
 
@@ -69,7 +84,22 @@ impl Setup {
 
     /// Starts the server and waits for its listening line.
     pub fn start(&self) -> Server {
-        let mut child = Command::new(BIN)
+        self.spawn(Command::new(BIN))
+    }
+
+    /// Starts the server through `sh -c SCRIPT`, where the script ends by
+    /// `exec`ing the binary given as `$0` (for limits set by a wrapper
+    /// such as `prlimit`); waits for its listening line.
+    pub fn start_via_shell(&self, script: &str) -> Server {
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(script).arg(BIN);
+        self.spawn(command)
+    }
+
+    /// Runs `command` with this setup's environment and waits for the
+    /// server's listening line on its stderr, which is kept afterwards.
+    fn spawn(&self, mut command: Command) -> Server {
+        let mut child = command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .envs(&self.env)
@@ -570,49 +600,5 @@ impl Drop for Hanging {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-    }
-}
-
-impl Setup {
-    /// Starts the server through `sh -c SCRIPT`, where the script ends by
-    /// `exec`ing the binary given as `$0` (for limits set by a wrapper
-    /// such as `prlimit`); waits for its listening line.
-    pub fn start_via_shell(&self, script: &str) -> Server {
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .arg(BIN)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(&self.env)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start maestra-backend");
-
-        let stderr = child.stderr.take().expect("stderr");
-        let mut lines = BufReader::new(stderr);
-        let seen = Arc::new(Mutex::new(String::new()));
-        let addr = loop {
-            let mut line = String::new();
-            let n = lines.read_line(&mut line).unwrap_or(0);
-            seen.lock().unwrap().push_str(&line);
-            if n == 0 {
-                let _ = child.kill();
-                panic!("server did not start: {}", seen.lock().unwrap());
-            }
-            if let Some(rest) = line.trim().split("listening on http://").nth(1)
-            {
-                break rest.parse::<SocketAddr>().expect("address");
-            }
-        };
-        let sink = Arc::clone(&seen);
-        thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = lines.read_to_string(&mut rest);
-            sink.lock().unwrap().push_str(&rest);
-        });
-        Server { child, addr, dir: self.dir.path().to_path_buf(), stderr: seen }
     }
 }
