@@ -13,23 +13,10 @@ const KEY: &str = "k-secret-key-123";
 
 fn all_text_under(dir: &std::path::Path) -> String {
     let mut out = String::new();
-    for entry in walk(dir) {
-        out.push_str(&String::from_utf8_lossy(&std::fs::read(entry).unwrap()));
+    for file in common::files_under(dir) {
+        out.push_str(&String::from_utf8_lossy(&std::fs::read(file).unwrap()));
     }
     out
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 #[test]

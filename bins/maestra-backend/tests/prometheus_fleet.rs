@@ -7,19 +7,18 @@
 
 #![allow(clippy::print_stderr)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_maestra-backend");
 
 /// Everything, from the promtool checks to the last alert, fits in this.
 const BUDGET: Duration = Duration::from_secs(85);
@@ -51,9 +50,9 @@ fn fleet_is_scraped_recorded_and_alerted_on() {
     let work = tempfile::tempdir().expect("temp dir");
     check_deploy_files(&deploy, work.path());
 
-    let a = Instance::start(deadline, None);
-    let mut b = Instance::start(deadline, None);
-    let keyed = Instance::start(deadline, Some(SCRAPE_KEY));
+    let a = Instance::start(None);
+    let mut b = Instance::start(None);
+    let keyed = Instance::start(Some(SCRAPE_KEY));
     let targets = [a.addr, b.addr];
     let prom =
         Prometheus::start(&deploy, work.path(), &targets, keyed.addr, deadline);
@@ -447,63 +446,21 @@ impl Drop for Guard {
 
 /// One maestra-backend with its own folders.
 struct Instance {
-    proc: Option<Guard>,
+    server: Option<common::Server>,
+    setup: common::Setup,
     addr: SocketAddr,
-    dir: tempfile::TempDir,
-    stderr: Arc<Mutex<String>>,
 }
 
 impl Instance {
     /// Starts a server, with API keys on when `keys` is given.
-    fn start(deadline: Instant, keys: Option<&str>) -> Instance {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut child = Command::new(BIN)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", dir.path())
-            .env("MAESTRA_BIND", "127.0.0.1:0")
-            .env("MAESTRA_METRICS_PATH", dir.path().join("metrics.jsonl"))
-            .env("MAESTRA_LOG_DIR", dir.path().join("logs"))
-            .env("MAESTRA_RATE_LIMIT", "100000")
-            .envs(keys.map(|k| ("MAESTRA_API_KEYS", k)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start maestra-backend");
-        let stderr = child.stderr.take().expect("stderr");
-        let guard = Guard(child);
-
-        // The listening line carries the port picked for 127.0.0.1:0; a
-        // thread keeps draining stderr so the server never blocks on it.
-        let seen = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = Arc::clone(&seen);
-        thread::spawn(move || {
-            let mut lines = BufReader::new(stderr);
-            let mut line = String::new();
-            let mut sent = false;
-            while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
-                if !sent {
-                    if let Some(rest) =
-                        line.trim().split(" listening on http://").nth(1)
-                    {
-                        sent = tx.send(rest.to_owned()).is_ok();
-                    }
-                }
-                sink.lock().expect("stderr lock").push_str(&line);
-                line.clear();
-            }
-        });
-        let wait = deadline.saturating_duration_since(Instant::now());
-        let addr = match rx.recv_timeout(wait) {
-            Ok(addr) => addr.parse().expect("listening address"),
-            Err(_) => panic!(
-                "maestra-backend did not start:\n{}",
-                seen.lock().expect("stderr lock")
-            ),
-        };
-        Instance { proc: Some(guard), addr, dir, stderr: seen }
+    fn start(keys: Option<&str>) -> Instance {
+        let mut setup = common::Setup::new();
+        setup.set("MAESTRA_RATE_LIMIT", 100_000);
+        if let Some(keys) = keys {
+            setup.set("MAESTRA_API_KEYS", keys);
+        }
+        let server = setup.start();
+        Instance { addr: server.addr, server: Some(server), setup }
     }
 
     /// Sends `chats` chat requests and `unknown` requests to a path that
@@ -525,7 +482,7 @@ impl Instance {
 
     /// The latencies of the JSONL records, once `expected` are written.
     fn latencies(&self, expected: usize, deadline: Instant) -> Vec<u64> {
-        let path = self.dir.path().join("metrics.jsonl");
+        let path = self.setup.metrics_path();
         wait_for("the JSONL records", deadline, || {
             let text = fs::read_to_string(&path).ok()?;
             let lat: Vec<u64> = text
@@ -539,11 +496,13 @@ impl Instance {
 
     /// Kills the process at once, as a crash would.
     fn kill(&mut self) {
-        drop(self.proc.take());
+        if let Some(server) = self.server.take() {
+            server.kill();
+        }
     }
 
     fn stderr(&self) -> String {
-        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+        self.server.as_ref().map(common::Server::stderr).unwrap_or_default()
     }
 }
 

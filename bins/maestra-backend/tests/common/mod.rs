@@ -234,7 +234,8 @@ impl Resp {
     }
 }
 
-/// One HTTP/1.1 exchange on a fresh connection.
+/// One HTTP/1.1 exchange on a fresh connection; panics when no answer
+/// comes back (see [`try_http`] for tests where that is expected).
 pub fn http(
     addr: SocketAddr,
     method: &str,
@@ -242,25 +243,8 @@ pub fn http(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> Resp {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n"
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if let Some(b) = body {
-        head.push_str(&format!("Content-Length: {}\r\n", b.len()));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    if let Some(b) = body {
-        stream.write_all(b).unwrap();
-    }
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    parse_response(&raw)
+    try_http(addr, method, path, headers, body)
+        .unwrap_or_else(|| panic!("no answer to {method} {path}"))
 }
 
 /// Parses one HTTP response (with a Content-Length body or to the end).
