@@ -1,5 +1,5 @@
 //! Records per second from the logging call to the line in the file:
-//! this crate's async drain beside tracing-subscriber's JSON layer on
+//! this crate's drain beside tracing-subscriber's JSON layer on
 //! tracing-appender's non-blocking writer, same fields, same temp folder.
 //!
 //! Each sample builds a fresh logger whose queue holds every record of
@@ -127,7 +127,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("log_to_file");
     group.sample_size(10);
     group.throughput(Throughput::Elements(1));
-    group.bench_function("log_json_slog_async", |b| {
+    group.bench_function("log_json", |b| {
         b.iter_custom(|iters| slog_log_json(root.path(), iters, false));
     });
     group.bench_function("tracing_json_appender", |b| {
@@ -139,7 +139,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("log_call");
     group.sample_size(10);
     group.throughput(Throughput::Elements(1));
-    group.bench_function("log_json_slog_async", |b| {
+    group.bench_function("log_json", |b| {
         b.iter_custom(|iters| slog_log_json(root.path(), iters, true));
     });
     group.bench_function("tracing_json_appender", |b| {

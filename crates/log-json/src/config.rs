@@ -1,15 +1,16 @@
 //! [`LogConfig`]: where and how the logs are written, and `build`.
 
-use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::drain::{FileDrain, Front, Shared, WriterState};
+use crate::drain::{Front, Shared};
 use crate::format::Formatter;
 use crate::guard::{LogGuard, LogHandle};
 use crate::health::{system_clock, StderrReport};
+use crate::queue::LineQueue;
 use crate::rotate::{RotateOptions, RotatingFile};
+use crate::writer::Writer;
 use crate::{Error, Level};
 
 /// Default name of the log holding every line at or above the level.
@@ -37,6 +38,7 @@ pub const DEFAULT_LOGGER_NAME: &str = "MaestraBackend";
 /// | `error_file_name` | `maestra_backend_error.log` | error-only log |
 /// | `logger_name` | `MaestraBackend` | the `logger` field |
 /// | `channel_size` | `8192` | queued records before drops |
+/// | `flush_interval` | 100 ms | longest a line waits to be written |
 /// | `shutdown_timeout` | 5 s | longest flush wait of the guard |
 #[derive(Debug, Clone)]
 pub struct LogConfig {
@@ -48,9 +50,10 @@ pub struct LogConfig {
     error_file_name: String,
     logger_name: String,
     channel_size: usize,
+    flush_interval: Duration,
     shutdown_timeout: Duration,
     #[cfg(test)]
-    gate: Option<Arc<crate::drain::TestGate>>,
+    gate: Option<Arc<crate::writer::TestGate>>,
 }
 
 impl LogConfig {
@@ -65,6 +68,7 @@ impl LogConfig {
             error_file_name: DEFAULT_ERROR_FILE_NAME.to_string(),
             logger_name: DEFAULT_LOGGER_NAME.to_string(),
             channel_size: 8192,
+            flush_interval: Duration::from_millis(100),
             shutdown_timeout: Duration::from_secs(5),
             #[cfg(test)]
             gate: None,
@@ -126,14 +130,25 @@ impl LogConfig {
     }
 
     /// Records that may wait for the writer; beyond it they are dropped
-    /// and counted. Must be above zero.
+    /// and counted. Must be above zero. The writer is woken early once a
+    /// quarter of them are waiting.
     pub fn channel_size(mut self, records: usize) -> LogConfig {
         self.channel_size = records;
         self
     }
 
+    /// How often the writer thread writes the lines waiting for it: the
+    /// longest a line takes to reach its file while fewer than a quarter
+    /// of `channel_size` lines (and under 1 MiB) are waiting. Logging
+    /// threads never wake the writer below that, which is what keeps a
+    /// log call cheap; must be above zero.
+    pub fn flush_interval(mut self, interval: Duration) -> LogConfig {
+        self.flush_interval = interval;
+        self
+    }
+
     /// Longest time [`LogGuard::shutdown`] (or its drop) waits for the
-    /// writer to empty the channel.
+    /// writer to empty the queue.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> LogConfig {
         self.shutdown_timeout = timeout;
         self
@@ -157,14 +172,11 @@ impl LogConfig {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidConfig`] for a zero `max_bytes` or `channel_size`
-    /// or a file name that is empty or holds a path separator;
-    /// [`Error::CreateDir`] or [`Error::Open`] when the folder or a file
-    /// cannot be created.
-    ///
-    /// # Panics
-    ///
-    /// When the operating system cannot start the writer thread.
+    /// [`Error::InvalidConfig`] for a zero `max_bytes`, `channel_size` or
+    /// `flush_interval`, or a file name that is empty or holds a path
+    /// separator; [`Error::CreateDir`] or [`Error::Open`] when the folder
+    /// or a file cannot be created; [`Error::Spawn`] when the operating
+    /// system cannot start the writer thread.
     pub fn build(self) -> Result<(slog::Logger, LogGuard), Error> {
         self.validate()?;
         std::fs::create_dir_all(&self.dir).map_err(|source| {
@@ -182,44 +194,48 @@ impl LogConfig {
             self.rotate,
             clock.clone(),
         )?;
+        let queue = Arc::new(LineQueue::new(self.channel_size));
+        let shared = Arc::new(Shared::default());
         let handle = LogHandle::new(
-            Arc::new(Shared::default()),
+            shared.clone(),
+            queue.clone(),
             main.health(),
             errors.health(),
         );
 
-        let state = WriterState {
+        let writer = Writer {
+            queue: queue.clone(),
+            shared: shared.clone(),
             main,
             errors,
             stdout: self.stdout,
             report: StderrReport::new(clock),
+            flush_interval: self.flush_interval,
             reopen_seen: 0,
-            received: 0,
-            gathered: 0,
-            line: Vec::with_capacity(512),
-            console: Vec::new(),
             #[cfg(test)]
             gate: self.gate.clone(),
         };
-        let writer = FileDrain {
-            state: RefCell::new(state),
-            shared: handle.shared().clone(),
-        };
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("log-json".to_string())
+            .spawn(move || {
+                // Dropped when the thread ends, however it ends: that is
+                // what the guard waits for.
+                let _done = done_tx;
+                writer.run();
+            })
+            .map_err(Error::Spawn)?;
+        queue.set_writer(thread.thread().clone());
 
-        let (core, async_guard) = slog_async::AsyncCore::custom(writer)
-            .chan_size(self.channel_size)
-            .thread_name("log-json".to_string())
-            .build_with_guard();
         let front = Arc::new(Front::new(
-            core,
+            queue,
             self.level.to_slog_filter(),
             Formatter::new(&self.logger_name),
-            handle.shared().clone(),
+            shared,
         ));
-
         let logger = slog::Logger::root(front.clone(), slog::o!());
         let guard =
-            LogGuard::new(front, async_guard, self.shutdown_timeout, handle);
+            LogGuard::new(front, done_rx, self.shutdown_timeout, handle);
         Ok((logger, guard))
     }
 
@@ -230,6 +246,11 @@ impl LogConfig {
         if self.channel_size == 0 {
             return Err(Error::InvalidConfig(
                 "channel_size must be above zero",
+            ));
+        }
+        if self.flush_interval.is_zero() {
+            return Err(Error::InvalidConfig(
+                "flush_interval must be above zero",
             ));
         }
         for name in [&self.file_name, &self.error_file_name] {
@@ -249,7 +270,7 @@ impl LogConfig {
     }
 
     #[cfg(test)]
-    pub(crate) fn gate(mut self, gate: Arc<crate::drain::TestGate>) -> Self {
+    pub(crate) fn gate(mut self, gate: Arc<crate::writer::TestGate>) -> Self {
         self.gate = Some(gate);
         self
     }
@@ -258,7 +279,7 @@ impl LogConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drain::TestGate;
+    use crate::writer::TestGate;
     use std::sync::atomic::Ordering;
 
     fn count_lines(path: &Path) -> usize {
@@ -275,14 +296,14 @@ mod tests {
         let (log, guard) = config.build().unwrap();
         let handle = guard.handle();
 
-        // Hold the writer inside its first record: a sink that is stuck.
+        // Hold the writer inside its first batch: a sink that is stuck.
         let held = gate.lock.lock().unwrap();
         slog::info!(log, "r"; "i" => 0);
         while gate.arrived.load(Ordering::SeqCst) == 0 {
             std::thread::yield_now();
         }
 
-        // Two records fit in the channel, the other seven are dropped.
+        // Two records fit in the queue, the other seven are dropped.
         for i in 1..10 {
             slog::info!(log, "r"; "i" => i);
         }

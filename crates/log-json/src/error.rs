@@ -27,6 +27,10 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// The writer thread could not be started.
+    #[error("failed to start the log writer thread")]
+    Spawn(#[source] io::Error),
+
     /// A configuration value is out of its range.
     #[error("invalid log configuration: {0}")]
     InvalidConfig(&'static str),

@@ -2,18 +2,18 @@
 //! which reads their health at any time.
 
 use std::sync::atomic::Ordering;
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use slog_async::AsyncGuard;
-
-use crate::drain::{Front, Sent, Shared};
+use crate::drain::{Front, Shared};
 use crate::health::FileHealth;
+use crate::queue::{LineQueue, Sent};
 
 /// Flushes every queued record when dropped or shut down.
 ///
 /// Shutting down first puts any pending count of dropped records in the
-/// log, then lets the writer thread finish every record already queued
+/// log, then lets the writer thread write every record already queued
 /// and close the files (waiting for a running gzip). The wait is bounded
 /// by [`LogConfig::shutdown_timeout`](crate::LogConfig::shutdown_timeout):
 /// past it the guard returns and the writer carries on alone, so lines
@@ -22,7 +22,9 @@ use crate::health::FileHealth;
 #[must_use = "dropping the guard at once stops the log writer"]
 pub struct LogGuard {
     front: Arc<Front>,
-    async_guard: Option<AsyncGuard>,
+    /// Disconnected when the writer thread has ended; in a mutex only so
+    /// that the guard can be shared between threads.
+    writer_done: Option<Mutex<Receiver<()>>>,
     timeout: Duration,
     handle: LogHandle,
 }
@@ -30,11 +32,12 @@ pub struct LogGuard {
 impl LogGuard {
     pub(crate) fn new(
         front: Arc<Front>,
-        async_guard: AsyncGuard,
+        writer_done: Receiver<()>,
         timeout: Duration,
         handle: LogHandle,
     ) -> LogGuard {
-        LogGuard { front, async_guard: Some(async_guard), timeout, handle }
+        let writer_done = Some(Mutex::new(writer_done));
+        LogGuard { front, writer_done, timeout, handle }
     }
 
     /// A handle on the counters and health of these logs.
@@ -48,32 +51,28 @@ impl LogGuard {
     }
 
     fn finish(&mut self) -> bool {
-        let Some(async_guard) = self.async_guard.take() else {
+        let Some(writer_done) = self.writer_done.take() else {
             return true;
         };
+        let writer_done =
+            writer_done.into_inner().unwrap_or_else(PoisonError::into_inner);
         let deadline = Instant::now() + self.timeout;
 
         // The count of dropped records goes in before the last lines.
         while self.front.report_dropped() == Sent::Full
             && Instant::now() < deadline
         {
+            self.front.queue.wake();
             std::thread::sleep(Duration::from_millis(1));
         }
 
-        // Dropping the slog-async guard waits for the writer without a
-        // limit, so it waits on a thread of its own.
-        let (done_tx, done_rx) = mpsc::channel();
-        let waiter = std::thread::Builder::new()
-            .name("log-json-shutdown".into())
-            .spawn(move || {
-                drop(async_guard);
-                let _ = done_tx.send(());
-            });
-        if waiter.is_err() {
-            return false;
-        }
+        self.front.queue.close();
         let left = deadline.saturating_duration_since(Instant::now());
-        done_rx.recv_timeout(left).is_ok()
+        match writer_done.recv_timeout(left) {
+            // The thread drops its sender when it ends.
+            Err(RecvTimeoutError::Disconnected) | Ok(()) => true,
+            Err(RecvTimeoutError::Timeout) => false,
+        }
     }
 }
 
@@ -87,7 +86,7 @@ impl std::fmt::Debug for LogGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LogGuard")
             .field("timeout", &self.timeout)
-            .field("running", &self.async_guard.is_some())
+            .field("running", &self.writer_done.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -96,6 +95,7 @@ impl std::fmt::Debug for LogGuard {
 #[derive(Clone, Debug)]
 pub struct LogHandle {
     shared: Arc<Shared>,
+    queue: Arc<LineQueue>,
     main: Arc<FileHealth>,
     errors: Arc<FileHealth>,
 }
@@ -103,17 +103,14 @@ pub struct LogHandle {
 impl LogHandle {
     pub(crate) fn new(
         shared: Arc<Shared>,
+        queue: Arc<LineQueue>,
         main: Arc<FileHealth>,
         errors: Arc<FileHealth>,
     ) -> LogHandle {
-        LogHandle { shared, main, errors }
+        LogHandle { shared, queue, main, errors }
     }
 
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
-    }
-
-    /// Records dropped since start because the channel was full (or the
+    /// Records dropped since start because the queue was full (or the
     /// writer had stopped).
     pub fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
@@ -140,9 +137,12 @@ impl LogHandle {
         self.main.last_error().or_else(|| self.errors.last_error())
     }
 
-    /// Asks the writer to reopen both files before its next line, after
-    /// an external tool moved them.
+    /// Asks the writer to reopen both files, after an external tool
+    /// moved them. Every line logged after this call goes to the new
+    /// files; the writer acts on it at once rather than at its next
+    /// flush.
     pub fn reopen(&self) {
-        self.shared.reopen.fetch_add(1, Ordering::Relaxed);
+        self.shared.reopen.fetch_add(1, Ordering::Release);
+        self.queue.wake();
     }
 }

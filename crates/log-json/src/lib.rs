@@ -32,29 +32,34 @@
 //!
 //! # Delivery
 //!
-//! The logging thread formats each record into its line, then passes the
-//! finished line (one allocation) through slog-async's bounded channel to
-//! one writer thread. A full channel never blocks the caller: the record
-//! is dropped and counted ([`LogHandle::dropped`]), and once there is room
-//! a `WARNING` line with `"event_type":"log_records_dropped"` and the
-//! `count` goes in the log. The writer gathers the lines that are waiting
-//! and writes them together, one `write` per file, as soon as it has
-//! taken every line queued (and at the latest every 256 lines or 64 KiB),
-//! so a line reaches its file as soon as one at a time would, and lines
-//! are never torn or interleaved. Rotation still falls between the same
-//! lines: a batch is cut where the next line would pass `max_bytes`. A
-//! failed write is counted per line lost ([`LogHandle::write_errors`]),
-//! marks the logs unhealthy until a write succeeds, and is printed to
-//! stderr at most once a minute, as a last resort; the next line reopens
-//! the file, creating the folder again if needed.
+//! The logging thread formats each record into its line and appends the
+//! line to a bounded queue shared with one writer thread, holding a mutex
+//! only for the copy. It does not wake the writer: the writer takes every
+//! waiting line each [`flush_interval`](LogConfig::flush_interval)
+//! (100 ms by default), or as soon as a quarter of
+//! [`channel_size`](LogConfig::channel_size) lines or 1 MiB are waiting,
+//! and writes them with one `write` per file. Waking the writer for each
+//! line cost a system call and a context switch per line, more than
+//! formatting it. A full queue never blocks the caller: the record is
+//! dropped and counted ([`LogHandle::dropped`]), and once there is room a
+//! `WARNING` line with `"event_type":"log_records_dropped"` and the
+//! `count` goes in the log. Lines are never torn or interleaved, and
+//! rotation still falls between lines: a batch is cut where the next line
+//! would pass `max_bytes`. A failed write is counted per line lost
+//! ([`LogHandle::write_errors`]), marks the logs unhealthy until a write
+//! succeeds, and is printed to stderr at most once a minute, as a last
+//! resort; the next batch reopens the file, creating the folder again if
+//! needed.
 //!
 //! # Known limits
 //!
-//! Formatting happens on the logging thread, so a record turned away by a
-//! full channel has still cost its formatting. A failed write loses the
-//! whole batch it carried (each line counted). A process that exits
-//! without dropping the guard (`std::process::exit`, an abort) loses what
-//! is still queued.
+//! A line reaches its file up to one flush interval after the call, so
+//! `tail -f` lags by as much. Formatting happens on the logging thread,
+//! so a record turned away by a full queue has still cost its formatting.
+//! A failed write loses the whole batch it carried (each line counted).
+//! A process that exits without dropping the guard
+//! (`std::process::exit`, an abort) loses what is still queued: up to one
+//! flush interval of lines.
 
 mod config;
 mod drain;
@@ -64,7 +69,9 @@ mod guard;
 mod health;
 mod level;
 mod preview;
+mod queue;
 pub mod rotate;
+mod writer;
 
 pub use config::{
     LogConfig, DEFAULT_ERROR_FILE_NAME, DEFAULT_FILE_NAME, DEFAULT_LOGGER_NAME,
