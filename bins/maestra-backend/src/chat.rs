@@ -1,7 +1,11 @@
 //! The chat exchange: what a client sends and what it gets back.
 
-use serde::Serialize;
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::ids::{is_valid_id, MAX_ID_LEN};
@@ -60,6 +64,21 @@ pub struct ChatReply<'a> {
 /// Parses and checks a chat body. On failure the error names the field,
 /// and `Known` holds whatever identifiers were valid, for the record.
 pub fn parse(body: &[u8]) -> Result<ChatRequest, Box<(ApiError, Known)>> {
+    let fields = match serde_json::from_slice::<Fields<'_>>(body) {
+        Ok(fields) => fields,
+        // The typed parse says "invalid type" where the document is valid
+        // JSON but not an object, and its wording is not the one clients
+        // have seen: the generic parse gives the answer, as it always did.
+        // Only malformed bodies pay for the second parse.
+        Err(_) => slow_fields(body)?,
+    };
+    fields.check().map_err(|e| Box::new((e, fields.known())))
+}
+
+/// The error answers of a body the typed parse refused, worded as the
+/// generic parse words them; or, should the generic parse accept an
+/// object after all, its fields.
+fn slow_fields(body: &[u8]) -> Result<Fields<'_>, Box<(ApiError, Known)>> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         let why = if e.is_eof() {
             "the body is empty or cut short".to_string()
@@ -76,65 +95,250 @@ pub fn parse(body: &[u8]) -> Result<ChatRequest, Box<(ApiError, Known)>> {
             Known::default(),
         )));
     };
-
-    let known = Known {
-        user_id: valid_id(&obj, "user_id"),
-        surface_id: valid_id(&obj, "surface_id"),
-        conversation_id: valid_id(&obj, "conversation_id"),
-        mode: valid_id(&obj, "mode"),
+    let field = |name: &str| match obj.get(name) {
+        None => Field::Absent,
+        Some(Value::Null) => Field::Null,
+        Some(Value::String(s)) => Field::Str(Cow::Owned(s.clone())),
+        Some(_) => Field::Other,
     };
-    check(&obj).map_err(|e| Box::new((e, known)))
+    Ok(Fields {
+        message: field("message"),
+        user_id: field("user_id"),
+        surface_id: field("surface_id"),
+        conversation_id: field("conversation_id"),
+        mode: field("mode"),
+    })
 }
 
-fn check(obj: &Map<String, Value>) -> Result<ChatRequest, ApiError> {
-    let message = match obj.get("message") {
-        Some(Value::String(s)) => s,
-        Some(_) => return Err(ApiError::invalid("message must be a string")),
-        None => return Err(ApiError::invalid("message is required")),
-    };
-    let chars = message.chars().count();
-    if chars == 0 || chars > MAX_MESSAGE_CHARS {
-        return Err(ApiError::invalid(format!(
-            "message must be 1 to {MAX_MESSAGE_CHARS} characters, not {chars}"
-        )));
+/// One field of the body as sent. Strings without escapes borrow from
+/// the body, so a valid request costs one copy of each string, into the
+/// `ChatRequest`.
+#[derive(Default)]
+enum Field<'a> {
+    #[default]
+    Absent,
+    Null,
+    Str(Cow<'a, str>),
+    /// A number, boolean, array or object.
+    Other,
+}
+
+/// The fields the chat endpoint reads. A key given twice keeps its last
+/// value, as in a `serde_json::Map`; other keys are parsed and dropped.
+#[derive(Default)]
+struct Fields<'a> {
+    message: Field<'a>,
+    user_id: Field<'a>,
+    surface_id: Field<'a>,
+    conversation_id: Field<'a>,
+    mode: Field<'a>,
+}
+
+impl<'a> Fields<'a> {
+    fn check(&self) -> Result<ChatRequest, ApiError> {
+        let message = match &self.message {
+            Field::Str(s) => s,
+            Field::Null | Field::Other => {
+                return Err(ApiError::invalid("message must be a string"))
+            }
+            Field::Absent => {
+                return Err(ApiError::invalid("message is required"))
+            }
+        };
+        let chars = message.chars().count();
+        if chars == 0 || chars > MAX_MESSAGE_CHARS {
+            return Err(ApiError::invalid(format!(
+                "message must be 1 to {MAX_MESSAGE_CHARS} characters, not \
+                 {chars}"
+            )));
+        }
+
+        let user_id = match id_field(&self.user_id, "user_id")? {
+            Some(id) => id,
+            None => return Err(ApiError::invalid("user_id is required")),
+        };
+
+        Ok(ChatRequest {
+            message: message.to_string(),
+            user_id,
+            surface_id: id_field(&self.surface_id, "surface_id")?
+                .unwrap_or_else(|| "unknown".to_string()),
+            conversation_id: id_field(
+                &self.conversation_id,
+                "conversation_id",
+            )?,
+            mode: id_field(&self.mode, "mode")?
+                .unwrap_or_else(|| "advisor".to_string()),
+        })
     }
 
-    let user_id = match id_field(obj, "user_id")? {
-        Some(id) => id,
-        None => return Err(ApiError::invalid("user_id is required")),
-    };
-
-    Ok(ChatRequest {
-        message: message.clone(),
-        user_id,
-        surface_id: id_field(obj, "surface_id")?
-            .unwrap_or_else(|| "unknown".to_string()),
-        conversation_id: id_field(obj, "conversation_id")?,
-        mode: id_field(obj, "mode")?.unwrap_or_else(|| "advisor".to_string()),
-    })
+    /// The valid identifiers, for the record of a refused request.
+    fn known(&self) -> Known {
+        Known {
+            user_id: valid_id(&self.user_id),
+            surface_id: valid_id(&self.surface_id),
+            conversation_id: valid_id(&self.conversation_id),
+            mode: valid_id(&self.mode),
+        }
+    }
 }
 
 /// An optional identifier field: absent or null is `None`; present, it
 /// must be a string of the identifier shape.
-fn id_field(
-    obj: &Map<String, Value>,
-    name: &str,
-) -> Result<Option<String>, ApiError> {
-    match obj.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if is_valid_id(s) => Ok(Some(s.clone())),
-        Some(Value::String(_)) => Err(ApiError::invalid(format!(
+fn id_field(field: &Field<'_>, name: &str) -> Result<Option<String>, ApiError> {
+    match field {
+        Field::Absent | Field::Null => Ok(None),
+        Field::Str(s) if is_valid_id(s) => Ok(Some(s.to_string())),
+        Field::Str(_) => Err(ApiError::invalid(format!(
             "{name} must be 1 to {MAX_ID_LEN} characters of A-Z a-z 0-9 \
              _ . : @ -"
         ))),
-        Some(_) => Err(ApiError::invalid(format!("{name} must be a string"))),
+        Field::Other => {
+            Err(ApiError::invalid(format!("{name} must be a string")))
+        }
     }
 }
 
-fn valid_id(obj: &Map<String, Value>, name: &str) -> Option<String> {
-    match obj.get(name) {
-        Some(Value::String(s)) if is_valid_id(s) => Some(s.clone()),
+fn valid_id(field: &Field<'_>) -> Option<String> {
+    match field {
+        Field::Str(s) if is_valid_id(s) => Some(s.to_string()),
         _ => None,
+    }
+}
+
+/// The keys of [`Fields`], and every other key.
+enum Key {
+    Message,
+    UserId,
+    SurfaceId,
+    ConversationId,
+    Mode,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
+                Ok(match key {
+                    "message" => Key::Message,
+                    "user_id" => Key::UserId,
+                    "surface_id" => Key::SurfaceId,
+                    "conversation_id" => Key::ConversationId,
+                    "mode" => Key::Mode,
+                    _ => Key::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(KeyVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct FieldsVisitor;
+        impl<'de> Visitor<'de> for FieldsVisitor {
+            type Value = Fields<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Fields<'de>, A::Error> {
+                let mut fields = Fields::default();
+                while let Some(key) = map.next_key::<Key>()? {
+                    let slot = match key {
+                        Key::Message => &mut fields.message,
+                        Key::UserId => &mut fields.user_id,
+                        Key::SurfaceId => &mut fields.surface_id,
+                        Key::ConversationId => &mut fields.conversation_id,
+                        Key::Mode => &mut fields.mode,
+                        Key::Other => {
+                            // Parsed into a `Value`, not skipped, so that
+                            // whatever the generic parse refuses (numbers
+                            // out of range, nesting too deep) is refused
+                            // here too.
+                            map.next_value::<Value>()?;
+                            continue;
+                        }
+                    };
+                    *slot = map.next_value()?;
+                }
+                Ok(fields)
+            }
+        }
+        d.deserialize_map(FieldsVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for Field<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct FieldVisitor;
+        impl<'de> Visitor<'de> for FieldVisitor {
+            type Value = Field<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(
+                self,
+                s: &'de str,
+            ) -> Result<Self::Value, E>
+            where
+                E: de::Error,
+            {
+                Ok(Field::Str(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Field<'de>, E> {
+                Ok(Field::Str(Cow::Owned(s.to_string())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Field<'de>, E>
+            where
+                E: de::Error,
+            {
+                Ok(Field::Str(Cow::Owned(s)))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Field<'de>, E> {
+                Ok(Field::Null)
+            }
+            fn visit_bool<E: de::Error>(
+                self,
+                _: bool,
+            ) -> Result<Field<'de>, E> {
+                Ok(Field::Other)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Field<'de>, E> {
+                Ok(Field::Other)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Field<'de>, E> {
+                Ok(Field::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Field<'de>, E> {
+                Ok(Field::Other)
+            }
+            // Arrays and objects are parsed as `Value`s for the same
+            // reason as unknown keys.
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Field<'de>, A::Error> {
+                while seq.next_element::<Value>()?.is_some() {}
+                Ok(Field::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Field<'de>, A::Error> {
+                while map.next_entry::<String, Value>()?.is_some() {}
+                Ok(Field::Other)
+            }
+        }
+        d.deserialize_any(FieldVisitor)
     }
 }
 
@@ -193,6 +397,181 @@ mod tests {
             let (err, _) = *parse(body).unwrap_err();
             assert_eq!(err.code, "invalid_request");
             assert!(err.message.contains(want), "{want}: {}", err.message);
+        }
+    }
+
+    /// The parse as it was before the typed fast path: through a
+    /// `serde_json::Value`. The fast path must answer every body alike.
+    fn reference(body: &[u8]) -> Result<ChatRequest, Box<(ApiError, Known)>> {
+        use serde_json::Map;
+
+        fn id(
+            obj: &Map<String, Value>,
+            name: &str,
+        ) -> Result<Option<String>, ApiError> {
+            match obj.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) if is_valid_id(s) => Ok(Some(s.clone())),
+                Some(Value::String(_)) => Err(ApiError::invalid(format!(
+                    "{name} must be 1 to {MAX_ID_LEN} characters of A-Z a-z \
+                     0-9 _ . : @ -"
+                ))),
+                Some(_) => {
+                    Err(ApiError::invalid(format!("{name} must be a string")))
+                }
+            }
+        }
+        fn valid(obj: &Map<String, Value>, name: &str) -> Option<String> {
+            match obj.get(name) {
+                Some(Value::String(s)) if is_valid_id(s) => Some(s.clone()),
+                _ => None,
+            }
+        }
+        fn check(obj: &Map<String, Value>) -> Result<ChatRequest, ApiError> {
+            let message = match obj.get("message") {
+                Some(Value::String(s)) => s,
+                Some(_) => {
+                    return Err(ApiError::invalid("message must be a string"))
+                }
+                None => return Err(ApiError::invalid("message is required")),
+            };
+            let chars = message.chars().count();
+            if chars == 0 || chars > MAX_MESSAGE_CHARS {
+                return Err(ApiError::invalid(format!(
+                    "message must be 1 to {MAX_MESSAGE_CHARS} characters, \
+                     not {chars}"
+                )));
+            }
+            let user_id = match id(obj, "user_id")? {
+                Some(id) => id,
+                None => return Err(ApiError::invalid("user_id is required")),
+            };
+            Ok(ChatRequest {
+                message: message.clone(),
+                user_id,
+                surface_id: id(obj, "surface_id")?
+                    .unwrap_or_else(|| "unknown".to_string()),
+                conversation_id: id(obj, "conversation_id")?,
+                mode: id(obj, "mode")?.unwrap_or_else(|| "advisor".to_string()),
+            })
+        }
+
+        let value: Value = serde_json::from_slice(body).map_err(|e| {
+            let why = if e.is_eof() {
+                "the body is empty or cut short".to_string()
+            } else if e.is_syntax() || e.is_data() {
+                format!("the body is not valid JSON ({e})")
+            } else {
+                "the body could not be read as JSON".to_string()
+            };
+            Box::new((ApiError::invalid(why), Known::default()))
+        })?;
+        let Value::Object(obj) = value else {
+            return Err(Box::new((
+                ApiError::invalid("the body must be a JSON object"),
+                Known::default(),
+            )));
+        };
+        let known = Known {
+            user_id: valid(&obj, "user_id"),
+            surface_id: valid(&obj, "surface_id"),
+            conversation_id: valid(&obj, "conversation_id"),
+            mode: valid(&obj, "mode"),
+        };
+        check(&obj).map_err(|e| Box::new((e, known)))
+    }
+
+    #[test]
+    fn the_fast_path_answers_as_the_generic_parse() {
+        let deep = |n: usize| {
+            format!(
+                r#"{{"message":"hi","user_id":"u","x":{}1{}}}"#,
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+        };
+        let deep_known = |n: usize| {
+            format!(
+                r#"{{"message":"hi","user_id":"u","mode":{}1{}}}"#,
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+        };
+        let mut bodies: Vec<Vec<u8>> = [
+            r#"{"message":"hi","user_id":"u"}"#,
+            r#"{"message":"What next?","user_id":"justinharmon",
+                "surface_id":"windsurf","conversation_id":"conv_1_jh"}"#,
+            r#" { "message" : "hi" , "user_id" : "u" , "mode" : null } "#,
+            r#"{"message":"a\"b\\c\nd\u00e9\ud83d\ude00","user_id":"u"}"#,
+            r#"{"mess\u0061ge":"escaped key","user_id":"u"}"#,
+            r#"{"message":"hi","user_id":"u\u0031"}"#,
+            r#"{"message":"first","message":"second","user_id":"u"}"#,
+            r#"{"message":5,"message":"now a string","user_id":"u"}"#,
+            r#"{"message":"hi","message":5,"user_id":"u"}"#,
+            r#"{"message":"hi","user_id":"u","user_id":null}"#,
+            r#"{"message":"hi","user_id":"u","extra":{"a":[1,2,{"b":null}]}}"#,
+            r#"{"message":"hi","user_id":"u","extra":1e999}"#,
+            r#"{"message":"hi","user_id":"u","mode":1e999}"#,
+            r#"{"message":"hi","user_id":"u","extra":-0.5e-3}"#,
+            r#"{"message":"hi","user_id":"u","extra":18446744073709551616}"#,
+            r#"{"message":"hi","user_id":"u","extra":"\ud800"}"#,
+            r#"{"message":"\ud800","user_id":"u"}"#,
+            r#"{"message":"hi","user_id":"u"} trailing"#,
+            r#"{"message":"hi","user_id":"u"}{}"#,
+            r#"{"message":"hi","user_id":"u",}"#,
+            r#"{"message":"hi" "user_id":"u"}"#,
+            r#"{"message":null,"user_id":"u"}"#,
+            r#"{"message":true,"user_id":"u"}"#,
+            r#"{"message":["a"],"user_id":"u"}"#,
+            r#"{"message":{"a":1},"user_id":"u"}"#,
+            r#"{"message":"hi","user_id":["u"],"surface_id":"ok"}"#,
+            r#"{"message":"hi","user_id":"bad id","surface_id":"ok"}"#,
+            r#"{"message":"","user_id":"u","conversation_id":"c","mode":"m"}"#,
+            r#"{"message":"hi","user_id":"u","surface_id":7,"mode":"m"}"#,
+            r#"{"message":"hi","user_id":"u","conversation_id":{}}"#,
+            r#"{"message":"hi","user_id":"u","mode":"bad mode"}"#,
+            r#"{}"#,
+            r#"[]"#,
+            r#"[1,2"#,
+            r#""just a string""#,
+            r#"null"#,
+            r#"42"#,
+            r#"{"#,
+            r#"{"message""#,
+            r#"{"message":"hi","user_id":"u""#,
+            "",
+            "   ",
+            "not json",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        bodies.push(b"\xff\xfe".to_vec());
+        bodies.push(b"{\"message\":\"\xff\",\"user_id\":\"u\"}".to_vec());
+        for n in [100, 126, 127, 128, 200] {
+            bodies.push(deep(n).into_bytes());
+            bodies.push(deep_known(n).into_bytes());
+        }
+        bodies.push(
+            format!(r#"{{"message":"{}","user_id":"u"}}"#, "é".repeat(32_768))
+                .into_bytes(),
+        );
+        bodies.push(
+            format!(r#"{{"message":"{}","user_id":"u"}}"#, "a".repeat(32_769))
+                .into_bytes(),
+        );
+        bodies.push(
+            format!(r#"{{"message":"hi","user_id":"{}"}}"#, "a".repeat(129))
+                .into_bytes(),
+        );
+        for body in &bodies {
+            let got = parse(body).map_err(|r| *r);
+            assert_eq!(
+                got,
+                reference(body).map_err(|r| *r),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 
