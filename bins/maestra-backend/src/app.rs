@@ -4,6 +4,7 @@
 //! in exactly one record (aggregator and JSONL file) and one
 //! `request_completed` log line, whatever path it took.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -13,7 +14,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{
-    HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER,
+    HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_LENGTH,
+    CONTENT_TYPE, RETRY_AFTER,
 };
 use hyper::{Method, Request, Response, StatusCode};
 use log_json::{preview, LogHandle};
@@ -41,6 +43,10 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Longest message preview in log lines, in characters.
 const PREVIEW_CHARS: usize = 100;
 
+/// The request id header, in and out; made once rather than parsed from
+/// a string at each use.
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
 /// Counters the server keeps beside the aggregator.
 #[derive(Default)]
 pub struct Counters {
@@ -67,6 +73,22 @@ pub struct App {
 /// The body type of every answer.
 pub type Body = Full<Bytes>;
 
+/// One accepted connection: what every request on it shares.
+pub struct Conn {
+    pub app: Arc<App>,
+    pub peer: SocketAddr,
+    /// The peer's IP as logs and alerts show it, formatted once per
+    /// connection rather than at each log line.
+    peer_ip: String,
+}
+
+impl Conn {
+    /// The connection from `peer`.
+    pub fn new(app: Arc<App>, peer: SocketAddr) -> Conn {
+        Conn { app, peer, peer_ip: peer.ip().to_string() }
+    }
+}
+
 /// What a counted request became, gathered for its record and log line.
 #[derive(Default)]
 struct Outcome {
@@ -89,67 +111,87 @@ impl Outcome {
         }
     }
 
-    fn from_request(req: &ChatRequest) -> Outcome {
+    /// Takes the identifiers out of the request, which is done with.
+    fn from_request(req: ChatRequest) -> Outcome {
         Outcome {
-            surface_id: Some(req.surface_id.clone()),
-            user_id: Some(req.user_id.clone()),
-            conversation_id: req.conversation_id.clone(),
-            mode: Some(req.mode.clone()),
+            surface_id: Some(req.surface_id),
+            user_id: Some(req.user_id),
+            conversation_id: req.conversation_id,
+            mode: Some(req.mode),
             ..Outcome::default()
         }
     }
 }
 
-/// Per-request facts every step needs.
-struct Ctx {
+/// Per-request facts every step needs, borrowed from the request head
+/// and the connection where they live anyway.
+struct Ctx<'a> {
     request_id: String,
     started: Instant,
     started_at: OffsetDateTime,
     client_ip: IpAddr,
-    method: Method,
-    path: String,
+    conn: &'a Conn,
+    method: &'a Method,
+    path: &'a str,
+}
+
+impl Ctx<'_> {
+    /// The client's IP as text: the connection's, made once, unless a
+    /// trusted proxy named another.
+    fn client_ip_text(&self) -> Cow<'_, str> {
+        if self.client_ip == self.conn.peer.ip() {
+            Cow::Borrowed(&self.conn.peer_ip)
+        } else {
+            Cow::Owned(self.client_ip.to_string())
+        }
+    }
 }
 
 /// Routes one request.
 pub async fn handle(
-    app: Arc<App>,
+    conn: Arc<Conn>,
     req: Request<Incoming>,
-    peer: SocketAddr,
 ) -> Result<Response<Body>, std::convert::Infallible> {
+    let app = &*conn.app;
+    // The head stays here for the context to borrow from; the body goes
+    // to the chat handler.
+    let (head, body) = req.into_parts();
     let ctx = Ctx {
-        request_id: request_id(&req),
+        request_id: request_id(&head.headers),
         started: Instant::now(),
         started_at: OffsetDateTime::now_utc(),
-        client_ip: client_ip(&app.config, &req, peer),
-        method: req.method().clone(),
-        path: req.uri().path().to_string(),
+        client_ip: client_ip(&app.config, &head.headers, conn.peer),
+        conn: &conn,
+        method: &head.method,
+        path: head.uri.path(),
     };
+    let headers = &head.headers;
 
-    let response = match (ctx.path.as_str(), &ctx.method) {
-        ("/health", &Method::GET) => views::health(&app),
+    let response = match (ctx.path, ctx.method) {
+        ("/health", &Method::GET) => views::health(app),
         ("/metrics", &Method::GET) => {
-            guarded(&app, &ctx, &req, || views::metrics_json(&app))
+            guarded(app, &ctx, headers, || views::metrics_json(app))
         }
         ("/metrics/prometheus", &Method::GET) => {
-            guarded(&app, &ctx, &req, || views::prometheus(&app))
+            guarded(app, &ctx, headers, || views::prometheus(app))
         }
         ("/metrics/history", &Method::GET) => {
-            guarded(&app, &ctx, &req, || views::history(&app))
+            guarded(app, &ctx, headers, || views::history(app))
         }
         ("/dashboard", &Method::GET) => {
-            guarded(&app, &ctx, &req, views::dashboard)
+            guarded(app, &ctx, headers, views::dashboard)
         }
         ("/api/maestra/chat", &Method::POST) => {
-            return Ok(counted_chat(&app, &ctx, req).await);
+            return Ok(counted_chat(app, &ctx, headers, body).await);
         }
         (path, _) => {
             let err = match allowed_methods(path) {
                 Some(allowed) => ApiError::method_not_allowed(allowed),
                 None => ApiError::not_found(path),
             };
-            log_received(&app, &ctx, None);
+            log_received(app, &ctx, None);
             let resp = error_response(&err, &ctx.request_id);
-            complete(&app, &ctx, Outcome::default(), Some(&err));
+            complete(app, &ctx, Outcome::default(), Some(&err));
             resp
         }
     };
@@ -172,11 +214,11 @@ fn allowed_methods(path: &str) -> Option<&'static str> {
 /// Answers an uncounted, key-protected endpoint.
 fn guarded(
     app: &App,
-    ctx: &Ctx,
-    req: &Request<Incoming>,
+    ctx: &Ctx<'_>,
+    headers: &HeaderMap,
     view: impl FnOnce() -> Response<Body>,
 ) -> Response<Body> {
-    if app.keys.allows(req.headers()) {
+    if app.keys.allows(headers) {
         return view();
     }
 
@@ -184,8 +226,8 @@ fn guarded(
     // for the challenge below. Only a key that was given and is wrong is
     // an authentication failure.
     let dashboard = ctx.path == "/dashboard";
-    let presented = req.headers().contains_key(AUTHORIZATION)
-        || req.headers().contains_key("x-api-key");
+    let presented = headers.contains_key(AUTHORIZATION)
+        || headers.contains_key("x-api-key");
     if presented || !dashboard {
         refuse_auth(app, ctx);
     }
@@ -202,26 +244,27 @@ fn guarded(
 }
 
 /// Counts, logs and alerts one failed authentication.
-fn refuse_auth(app: &App, ctx: &Ctx) {
+fn refuse_auth(app: &App, ctx: &Ctx<'_>) {
     app.counters.auth_failures.fetch_add(1, Ordering::Relaxed);
     let attempts = app.limiter.auth_failure(ctx.client_ip, ctx.started);
-    let ip = ctx.client_ip.to_string();
+    let ip = ctx.client_ip_text();
     warn!(app.log, "Missing or invalid API key";
         "event_type" => "auth_failed",
         "request_id" => &ctx.request_id,
-        "client_ip" => &ip,
-        "path" => &ctx.path,
+        "client_ip" => &*ip,
+        "path" => ctx.path,
         "attempts" => attempts);
     app.alerts.raise(texts::auth_failed(&ip, attempts));
 }
 
 /// The chat endpoint, ending in its record whatever happens.
 async fn counted_chat(
-    app: &Arc<App>,
-    ctx: &Ctx,
-    req: Request<Incoming>,
+    app: &App,
+    ctx: &Ctx<'_>,
+    headers: &HeaderMap,
+    body: Incoming,
 ) -> Response<Body> {
-    match chat(app, ctx, req).await {
+    match chat(app, ctx, headers, body).await {
         Ok((resp, outcome)) => {
             complete(app, ctx, outcome, None);
             with_request_id(resp, &ctx.request_id)
@@ -243,9 +286,10 @@ async fn counted_chat(
 type Refusal = Box<(ApiError, Outcome, bool)>;
 
 async fn chat(
-    app: &Arc<App>,
-    ctx: &Ctx,
-    req: Request<Incoming>,
+    app: &App,
+    ctx: &Ctx<'_>,
+    headers: &HeaderMap,
+    body: Incoming,
 ) -> Result<(Response<Body>, Outcome), Refusal> {
     // The limit comes first: it is the cheapest check, and it also caps
     // how fast one address can guess keys.
@@ -261,7 +305,7 @@ async fn chat(
         return Err(Box::new((err, Outcome::default(), false)));
     }
 
-    if !app.keys.allows(req.headers()) {
+    if !app.keys.allows(headers) {
         refuse_auth(app, ctx);
         return Err(Box::new((
             ApiError::unauthorized(),
@@ -270,15 +314,14 @@ async fn chat(
         )));
     }
 
-    let body = read_body(app, req)
+    let body = read_body(app, headers, body)
         .await
         .map_err(|e| Box::new((e, Outcome::default(), false)))?;
-    let request = chat::parse(&body).map_err(|r| {
+    let mut request = chat::parse(&body).map_err(|r| {
         let (e, known) = *r;
         Box::new((e, Outcome::from_known(known), false))
     })?;
     log_received(app, ctx, Some(&request));
-    let mut outcome = Outcome::from_request(&request);
 
     let daily = app.aggregator.daily_cost_usd();
     if daily >= app.config.daily_cost_limit_usd {
@@ -287,26 +330,28 @@ async fn chat(
             app.config.daily_cost_limit_usd,
             secs_to_utc_midnight(OffsetDateTime::now_utc()),
         );
-        return Err(Box::new((err, outcome, true)));
+        return Err(Box::new((err, Outcome::from_request(request), true)));
     }
 
-    let answer = answer(app, &request.message).await.map_err(|e| {
-        error!(app.log, "Upstream failed: {e}";
-            "event_type" => "upstream_error",
-            "request_id" => &ctx.request_id,
-            "surface_id" => &request.surface_id,
-            "user_id" => &request.user_id);
-        Box::new((
-            ApiError::upstream(e.to_string()),
-            Outcome::from_request(&request),
-            true,
-        ))
-    })?;
+    let answer = match answer(app, &request.message).await {
+        Ok(answer) => answer,
+        Err(e) => {
+            error!(app.log, "Upstream failed: {e}";
+                "event_type" => "upstream_error",
+                "request_id" => &ctx.request_id,
+                "surface_id" => &request.surface_id,
+                "user_id" => &request.user_id);
+            return Err(Box::new((
+                ApiError::upstream(e.to_string()),
+                Outcome::from_request(request),
+                true,
+            )));
+        }
+    };
 
-    let conversation_id =
-        request.conversation_id.clone().unwrap_or_else(|| {
-            ids::new_conversation_id(&request.user_id, ctx.started_at)
-        });
+    let conversation_id = request.conversation_id.take().unwrap_or_else(|| {
+        ids::new_conversation_id(&request.user_id, ctx.started_at)
+    });
     let cost_usd =
         answer.tokens as f64 / 1000.0 * app.config.price_per_1k_tokens_usd;
     let latency_ms = ctx.started.elapsed().as_millis() as u64;
@@ -321,21 +366,24 @@ async fn chat(
     };
     let body = serde_json::to_vec(&reply).unwrap_or_default();
 
-    outcome.conversation_id = Some(conversation_id);
-    outcome.tokens = answer.tokens;
-    outcome.cost_usd = cost_usd;
+    let outcome = Outcome {
+        conversation_id: Some(conversation_id),
+        tokens: answer.tokens,
+        cost_usd,
+        ..Outcome::from_request(request)
+    };
     Ok((json_response(StatusCode::OK, body), outcome))
 }
 
 /// Counts, logs and (once per window and address) alerts a refusal by
 /// the rate limit.
-fn refuse_rate(app: &App, ctx: &Ctx, count: u64, first: bool) {
+fn refuse_rate(app: &App, ctx: &Ctx<'_>, count: u64, first: bool) {
     app.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
-    let ip = ctx.client_ip.to_string();
+    let ip = ctx.client_ip_text();
     warn!(app.log, "Rate limit exceeded";
         "event_type" => "rate_limited",
         "request_id" => &ctx.request_id,
-        "client_ip" => &ip,
+        "client_ip" => &*ip,
         "requests" => count,
         "limit" => app.config.rate_limit);
     if first {
@@ -348,7 +396,7 @@ fn refuse_rate(app: &App, ctx: &Ctx, count: u64, first: bool) {
     }
 }
 
-fn refuse_cost(app: &App, ctx: &Ctx, daily: f64) {
+fn refuse_cost(app: &App, ctx: &Ctx<'_>, daily: f64) {
     let limit = app.config.daily_cost_limit_usd;
     let requests = app.aggregator.daily().requests;
     warn!(app.log, "Daily cost limit exceeded";
@@ -362,11 +410,11 @@ fn refuse_cost(app: &App, ctx: &Ctx, daily: f64) {
 /// Reads the whole body within the size and time limits.
 async fn read_body(
     app: &App,
-    req: Request<Incoming>,
+    headers: &HeaderMap,
+    body: Incoming,
 ) -> Result<Bytes, ApiError> {
     let max = app.config.max_body_bytes;
-    let declared = req
-        .headers()
+    let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
@@ -374,7 +422,7 @@ async fn read_body(
         return Err(ApiError::too_large(max));
     }
 
-    let limited = Limited::new(req.into_body(), max);
+    let limited = Limited::new(body, max);
     let timeout = app.config.body_timeout;
     match tokio::time::timeout(timeout, limited.collect()).await {
         Err(_) => Err(ApiError::invalid(format!(
@@ -393,7 +441,7 @@ async fn read_body(
 
 /// Asks the responder, off the async threads when it may block.
 async fn answer(
-    app: &Arc<App>,
+    app: &App,
     message: &str,
 ) -> Result<crate::responder::Answer, UpstreamError> {
     match app.responder.as_ref() {
@@ -413,15 +461,15 @@ async fn answer(
 }
 
 /// Logs `request_received` with what is known of the request.
-fn log_received(app: &App, ctx: &Ctx, req: Option<&ChatRequest>) {
-    let ip = ctx.client_ip.to_string();
+fn log_received(app: &App, ctx: &Ctx<'_>, req: Option<&ChatRequest>) {
+    let ip = ctx.client_ip_text();
     match req {
         Some(r) => info!(app.log, "Request received";
             "event_type" => "request_received",
             "request_id" => &ctx.request_id,
             "method" => ctx.method.as_str(),
-            "path" => &ctx.path,
-            "client_ip" => &ip,
+            "path" => ctx.path,
+            "client_ip" => &*ip,
             "surface_id" => &r.surface_id,
             "user_id" => &r.user_id,
             "conversation_id" => r.conversation_id.as_deref(),
@@ -431,14 +479,19 @@ fn log_received(app: &App, ctx: &Ctx, req: Option<&ChatRequest>) {
             "event_type" => "request_received",
             "request_id" => &ctx.request_id,
             "method" => ctx.method.as_str(),
-            "path" => &ctx.path,
-            "client_ip" => &ip),
+            "path" => ctx.path,
+            "client_ip" => &*ip),
     }
 }
 
 /// Records a counted request: aggregator, JSONL file, log line, and an
 /// alert when the server failed it.
-fn complete(app: &App, ctx: &Ctx, outcome: Outcome, err: Option<&ApiError>) {
+fn complete(
+    app: &App,
+    ctx: &Ctx<'_>,
+    outcome: Outcome,
+    err: Option<&ApiError>,
+) {
     let status = err.map_or(200, |e| e.status.as_u16());
     let record = RequestRecord {
         timestamp: ctx.started_at,
@@ -457,18 +510,15 @@ fn complete(app: &App, ctx: &Ctx, outcome: Outcome, err: Option<&ApiError>) {
     app.aggregator.record(&record);
     app.writer.submit(&record);
 
-    let message = match err {
-        None => "Request completed".to_string(),
-        Some(e) => format!("Request failed: {}", e.message),
-    };
-    // One line, at the level the status calls for.
+    // One line, at the level the status calls for. A success's message
+    // is a literal, which the log formatter copies without formatting.
     macro_rules! completed {
-        ($level:ident) => {
-            $level!(app.log, "{}", message;
+        ($level:ident, $($message:tt)+) => {
+            $level!(app.log, $($message)+;
                 "event_type" => "request_completed",
                 "request_id" => &record.request_id,
                 "method" => ctx.method.as_str(),
-                "path" => &ctx.path,
+                "path" => ctx.path,
                 "surface_id" => &record.surface_id,
                 "user_id" => &record.user_id,
                 "conversation_id" => record.conversation_id.as_deref(),
@@ -479,10 +529,13 @@ fn complete(app: &App, ctx: &Ctx, outcome: Outcome, err: Option<&ApiError>) {
                 "error" => record.error.as_deref())
         };
     }
-    match status {
-        500.. => completed!(error),
-        400..=499 => completed!(warn),
-        _ => completed!(info),
+    match (status, err) {
+        (_, None) => completed!(info, "Request completed"),
+        (500.., Some(e)) => completed!(error, "Request failed: {}", e.message),
+        (400..=499, Some(e)) => {
+            completed!(warn, "Request failed: {}", e.message)
+        }
+        (_, Some(e)) => completed!(info, "Request failed: {}", e.message),
     }
 
     if let (500.., Some(e)) = (status, err) {
@@ -497,9 +550,9 @@ fn complete(app: &App, ctx: &Ctx, outcome: Outcome, err: Option<&ApiError>) {
 
 /// The `X-Request-Id` to use: the client's when it has the identifier
 /// shape, a new one otherwise.
-fn request_id<B>(req: &Request<B>) -> String {
-    req.headers()
-        .get("x-request-id")
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| ids::is_valid_id(v))
         .map(String::from)
@@ -508,10 +561,9 @@ fn request_id<B>(req: &Request<B>) -> String {
 
 /// The client's address: the peer, or with a trusted proxy the first
 /// `X-Forwarded-For` entry that is an IP address.
-fn client_ip<B>(config: &Config, req: &Request<B>, peer: SocketAddr) -> IpAddr {
+fn client_ip(config: &Config, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
     if config.trust_proxy {
-        let forwarded = req
-            .headers()
+        let forwarded = headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
@@ -546,7 +598,7 @@ fn with_request_id(
     request_id: &str,
 ) -> Response<Body> {
     if let Ok(v) = HeaderValue::from_str(request_id) {
-        resp.headers_mut().insert("x-request-id", v);
+        resp.headers_mut().insert(X_REQUEST_ID, v);
     }
     resp
 }

@@ -48,9 +48,9 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
 
-        let app = Arc::clone(&app);
+        let conn = Arc::new(app::Conn::new(Arc::clone(&app), peer));
         let service =
-            service_fn(move |req| app::handle(Arc::clone(&app), req, peer));
+            service_fn(move |req| app::handle(Arc::clone(&conn), req));
         let conn = builder.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
