@@ -364,7 +364,7 @@ async fn chat(
         cost_usd,
         latency_ms,
     };
-    let body = serde_json::to_vec(&reply).unwrap_or_default();
+    let body = reply.to_json();
 
     let outcome = Outcome {
         conversation_id: Some(conversation_id),

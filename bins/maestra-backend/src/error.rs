@@ -104,13 +104,67 @@ impl ApiError {
         )
     }
 
-    /// The JSON body of the answer.
+    /// The JSON body of the answer:
+    /// `{"error":{"code":…,"message":…},"request_id":…}`.
     pub fn body(&self, request_id: &str) -> Vec<u8> {
-        let doc = serde_json::json!({
-            "error": { "code": self.code, "message": self.message },
-            "request_id": request_id,
+        // Written by hand rather than through a `serde_json::Value`,
+        // whose maps allocate per key: a flood that is refused by the
+        // rate limit gets one of these per request.
+        let mut out = Vec::with_capacity(
+            64 + self.code.len() + self.message.len() + request_id.len(),
+        );
+        out.extend_from_slice(b"{\"error\":{\"code\":");
+        json::push_str(&mut out, self.code);
+        out.extend_from_slice(b",\"message\":");
+        json::push_str(&mut out, &self.message);
+        out.extend_from_slice(b"},\"request_id\":");
+        json::push_str(&mut out, request_id);
+        out.push(b'}');
+        out
+    }
+}
+
+/// JSON text written by hand for the answers every request gets, byte
+/// for byte as `serde_json` writes it.
+pub(crate) mod json {
+    /// Appends `s` as a JSON string.
+    pub fn push_str(out: &mut Vec<u8>, s: &str) {
+        // Almost every string needs no escape. The check has no early
+        // exit so that it compiles to a vector loop; the rare string
+        // with something to escape goes through serde_json itself.
+        let plain = !s.bytes().fold(false, |escape, b| {
+            escape | (b < 0x20) | (b == b'"') | (b == b'\\')
         });
-        serde_json::to_vec(&doc).unwrap_or_default()
+        if plain {
+            out.reserve(s.len() + 2);
+            out.push(b'"');
+            out.extend_from_slice(s.as_bytes());
+            out.push(b'"');
+        } else {
+            // Writing to a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, s);
+        }
+    }
+
+    /// Appends `n` in decimal.
+    pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        out.extend_from_slice(&digits[start..]);
+    }
+
+    /// Appends `x` as serde_json writes an `f64` (`null` when not
+    /// finite).
+    pub fn push_f64(out: &mut Vec<u8>, x: f64) {
+        let _ = serde_json::to_writer(&mut *out, &x);
     }
 }
 
@@ -126,6 +180,66 @@ mod tests {
         assert_eq!(v["error"]["code"], "invalid_request");
         assert_eq!(v["error"]["message"], "message is required");
         assert_eq!(v["request_id"], "req_1");
+    }
+
+    #[test]
+    fn body_is_what_serde_json_writes() {
+        let odd = "quote \" backslash \\ newline \n tab \t nul \u{0} \
+                   bell \u{7} del \u{7f} é 😀";
+        let errors = [
+            ApiError::invalid("message is required"),
+            ApiError::invalid(odd),
+            ApiError::not_found("/a\"b"),
+            ApiError::rate_limited(100, 60, 7),
+            ApiError::cost_limited(2.5, 10),
+            ApiError::upstream(""),
+        ];
+        for e in &errors {
+            for id in ["req_3f9a0c12b7e4", "", odd] {
+                let want = serde_json::to_vec(&serde_json::json!({
+                    "error": { "code": e.code, "message": e.message },
+                    "request_id": id,
+                }))
+                .unwrap();
+                assert_eq!(
+                    String::from_utf8(e.body(id)).unwrap(),
+                    String::from_utf8(want).unwrap()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn json_text_is_what_serde_json_writes() {
+        let mut strings: Vec<String> =
+            (0u8..=0x7f).map(|b| format!("a{}b", b as char)).collect();
+        strings.extend(
+            ["", "plain", "é😀", "\\\"", "\u{1f}", "a\u{2028}b"]
+                .map(String::from),
+        );
+        // Lengths around the vector width, with the escape anywhere.
+        for len in 0..40 {
+            for at in 0..len {
+                let mut s = "x".repeat(len);
+                s.replace_range(at..=at, "\"");
+                strings.push(s);
+            }
+        }
+        for s in &strings {
+            let mut out = Vec::new();
+            json::push_str(&mut out, s);
+            assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+        }
+        for n in [0, 1, 9, 10, 99, 100, 12345, u64::MAX - 1, u64::MAX] {
+            let mut out = Vec::new();
+            json::push_u64(&mut out, n);
+            assert_eq!(out, serde_json::to_vec(&n).unwrap(), "{n}");
+        }
+        for x in [0.0, -0.0, 0.000102, 1e-7, 1.5e300, f64::NAN, f64::INFINITY] {
+            let mut out = Vec::new();
+            json::push_f64(&mut out, x);
+            assert_eq!(out, serde_json::to_vec(&x).unwrap(), "{x}");
+        }
     }
 
     #[test]
