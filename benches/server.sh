@@ -53,6 +53,7 @@ MAESTRA_BIND=127.0.0.1:0 \
 MAESTRA_METRICS_PATH="$work/metrics/maestra_metrics.jsonl" \
 MAESTRA_LOG_DIR="$work/logs" \
 MAESTRA_RATE_LIMIT=1000000000 \
+MAESTRA_DAILY_COST_LIMIT_USD=1000000000 \
     "$target/release/maestra-backend" 2>"$work/full.err" &
 pids+=($!)
 full=$(address_in "$work/full.err")
@@ -77,11 +78,19 @@ for addr in "$full" "$bare"; do
         "http://$addr/api/maestra/chat" | grep -q '"reply"'
 done
 
-# Prints the requests per second of one wrk run.
+# Prints the requests per second of one wrk run. A run with any answer
+# other than 2xx measured a refusal path, not the case: it stops the
+# script rather than give a figure.
 rps() {
     local url=$1; shift
-    wrk -t"$threads" -c"$conns" -d"${secs}s" "$@" "$url" \
-        | awk '/^Requests\/sec:/ { print $2 }'
+    local out
+    out=$(wrk -t"$threads" -c"$conns" -d"${secs}s" "$@" "$url")
+    if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
+        echo "server.sh: $url gave errors or non-2xx answers:" >&2
+        echo "$out" >&2
+        exit 1
+    fi
+    awk '/^Requests\/sec:/ { print $2 }' <<<"$out"
 }
 
 declare -A sum

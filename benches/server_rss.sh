@@ -37,6 +37,7 @@ MAESTRA_BIND=127.0.0.1:0 \
 MAESTRA_METRICS_PATH="$work/metrics/maestra_metrics.jsonl" \
 MAESTRA_LOG_DIR="$work/logs" \
 MAESTRA_RATE_LIMIT=1000000000 \
+MAESTRA_DAILY_COST_LIMIT_USD=1000000000 \
     "$target/release/maestra-backend" 2>"$work/err" &
 pid=$!
 addr=""
@@ -69,9 +70,15 @@ round=0
 first=""
 while [ "$done_n" -lt "$want" ]; do
     round=$((round + 1))
-    n=$(wrk -t"$threads" -c"$conns" -d"${round_s}s" -s "$work/chat.lua" \
-        "http://$addr/api/maestra/chat" \
-        | awk '/requests in/ { print $1 }')
+    out=$(wrk -t"$threads" -c"$conns" -d"${round_s}s" -s "$work/chat.lua" \
+        "http://$addr/api/maestra/chat")
+    # A refused request (429, 5xx) is not the path being measured.
+    if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
+        echo "server_rss.sh: round $round gave errors or non-2xx:" >&2
+        echo "$out" >&2
+        exit 1
+    fi
+    n=$(awk '/requests in/ { print $1 }' <<<"$out")
     done_n=$((done_n + n))
     now=$(rss)
     [ -z "$first" ] && first=$now
