@@ -127,15 +127,32 @@ impl ApiError {
 /// JSON text written by hand for the answers every request gets, byte
 /// for byte as `serde_json` writes it.
 pub(crate) mod json {
+    /// The length of the start of `bytes` that a JSON string holds as
+    /// it is: up to the first quote, backslash or control character.
+    pub fn plain_len(bytes: &[u8]) -> usize {
+        // Bitwise `|`, not `||`: no branch per byte.
+        let special = |b: u8| (b == b'"') | (b == b'\\') | (b < 0x20);
+        // Sixteen bytes at a time with no early exit inside a chunk, so
+        // that the check compiles to vector compares (a tenth of the
+        // instructions of a byte loop); then byte by byte.
+        let mut len = 0;
+        for chunk in bytes.chunks_exact(16) {
+            if chunk.iter().fold(false, |any, &b| any | special(b)) {
+                break;
+            }
+            len += 16;
+        }
+        len + bytes[len..]
+            .iter()
+            .position(|&b| special(b))
+            .unwrap_or(bytes.len() - len)
+    }
+
     /// Appends `s` as a JSON string.
     pub fn push_str(out: &mut Vec<u8>, s: &str) {
-        // Almost every string needs no escape. The check has no early
-        // exit so that it compiles to a vector loop; the rare string
-        // with something to escape goes through serde_json itself.
-        let plain = !s.bytes().fold(false, |escape, b| {
-            escape | (b < 0x20) | (b == b'"') | (b == b'\\')
-        });
-        if plain {
+        // Almost every string needs no escape; the rare one that does
+        // goes through serde_json itself.
+        if plain_len(s.as_bytes()) == s.len() {
             out.reserve(s.len() + 2);
             out.push(b'"');
             out.extend_from_slice(s.as_bytes());
@@ -226,6 +243,12 @@ mod tests {
             }
         }
         for s in &strings {
+            let first_special =
+                s.bytes().position(|b| b == b'"' || b == b'\\' || b < 0x20);
+            assert_eq!(
+                json::plain_len(s.as_bytes()),
+                first_special.unwrap_or(s.len())
+            );
             let mut out = Vec::new();
             json::push_str(&mut out, s);
             assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
