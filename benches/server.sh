@@ -4,12 +4,14 @@
 #
 #   GET  /health             server vs bare hyper, same JSON body
 #   POST /api/maestra/chat   full observability stack vs the same handler
-#                            without records, logs, metrics (bare server)
+#                            without records, logs, metrics (bare server),
+#                            and the stack with logs at WARNING, which
+#                            leaves out the two INFO lines of a request
 #
 #   benches/server.sh [SECONDS]        (default 10 per case)
 #
 # Environment: WRK_THREADS (2), WRK_CONNECTIONS (32), ROUNDS (1): each
-# round runs the four cases once, bare and full alternating so that a
+# round runs the five cases once, the sides alternating so that a
 # change of load on a shared machine hits both sides alike. Records and
 # logs go to a temporary folder on disk, as in service. Needs wrk.
 set -euo pipefail
@@ -49,14 +51,25 @@ address_in() {
     return 1
 }
 
-MAESTRA_BIND=127.0.0.1:0 \
-MAESTRA_METRICS_PATH="$work/metrics/maestra_metrics.jsonl" \
-MAESTRA_LOG_DIR="$work/logs" \
-MAESTRA_RATE_LIMIT=1000000000 \
-MAESTRA_DAILY_COST_LIMIT_USD=1000000000 \
-    "$target/release/maestra-backend" 2>"$work/full.err" &
-pids+=($!)
+# Starts maestra-backend with its records and logs under $work/$1, the
+# rate and cost limits out of reach, and any further VAR=value given.
+start_full() {
+    local name=$1; shift
+    env MAESTRA_BIND=127.0.0.1:0 \
+        MAESTRA_METRICS_PATH="$work/$name/metrics/maestra_metrics.jsonl" \
+        MAESTRA_LOG_DIR="$work/$name/logs" \
+        MAESTRA_RATE_LIMIT=1000000000 \
+        MAESTRA_DAILY_COST_LIMIT_USD=1000000000 \
+        "$@" "$target/release/maestra-backend" 2>"$work/$name.err" &
+    pids+=($!)
+}
+
+start_full full
 full=$(address_in "$work/full.err")
+# The same stack without its two INFO lines a request, to show what the
+# request logs cost apart from the rest.
+start_full quiet MAESTRA_LOG_LEVEL=WARNING
+quiet=$(address_in "$work/quiet.err")
 
 "$target/release/examples/bare_server" 127.0.0.1:0 2>"$work/bare.err" &
 pids+=($!)
@@ -71,7 +84,7 @@ wrk.body = '{"message":"What should I work on next? I have three open ' ..
 LUA
 
 # Checks that both servers give the same kind of answer before timing.
-for addr in "$full" "$bare"; do
+for addr in "$full" "$quiet" "$bare"; do
     curl -sf "http://$addr/health" | grep -q '"status":"ok"'
     curl -sf -X POST -H 'Content-Type: application/json' \
         --data '{"message":"hi","user_id":"u","surface_id":"s"}' \
@@ -94,12 +107,19 @@ rps() {
 }
 
 declare -A sum
-for key in health_bare health_full chat_bare chat_full; do sum[$key]=0; done
+for key in health_bare health_full chat_bare chat_full chat_quiet; do
+    sum[$key]=0
+done
 for round in $(seq 1 "$rounds"); do
     for case in health chat; do
-        for side in bare full; do
-            addr=$bare
-            [ "$side" = full ] && addr=$full
+        sides="bare full"
+        [ "$case" = chat ] && sides="bare full quiet"
+        for side in $sides; do
+            case $side in
+                bare) addr=$bare ;;
+                full) addr=$full ;;
+                quiet) addr=$quiet ;;
+            esac
             if [ "$case" = health ]; then
                 r=$(rps "http://$addr/health")
             else
@@ -114,8 +134,8 @@ done
 
 avg() { awk -v s="${sum[$1]}" -v n="$rounds" 'BEGIN { printf "%.0f", s / n }'; }
 hb=$(avg health_bare); hf=$(avg health_full)
-cb=$(avg chat_bare); cf=$(avg chat_full)
-lines=$(wc -l <"$work/metrics/maestra_metrics.jsonl")
+cb=$(avg chat_bare); cf=$(avg chat_full); cq=$(avg chat_quiet)
+lines=$(wc -l <"$work/full/metrics/maestra_metrics.jsonl")
 
 echo
 echo "wrk -t$threads -c$conns -d${secs}s, $rounds round(s), $(nproc) CPUs," \
@@ -128,3 +148,6 @@ printf '%-34s %12s %12s %8s\n' "POST /api/maestra/chat (requests/s)" \
 echo "chat: the observability stack costs" \
     "$(awk -v a="$cf" -v b="$cb" 'BEGIN { printf "%.1f", (1 - a / b) * 100 }')%" \
     "of the requests/s; $lines records written by the full server"
+echo "chat with the stack but logs at WARNING (no request lines): $cq" \
+    "requests/s, $(awk -v a="$cq" -v b="$cb" \
+    'BEGIN { printf "%.1f", (1 - a / b) * 100 }')% below bare"
