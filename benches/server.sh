@@ -12,8 +12,11 @@
 #
 # Environment: WRK_THREADS (2), WRK_CONNECTIONS (32), ROUNDS (1): each
 # round runs the five cases once, the sides alternating so that a
-# change of load on a shared machine hits both sides alike. Records and
-# logs go to a temporary folder on disk, as in service. Needs wrk.
+# change of load on a shared machine hits both sides alike. Beside
+# requests/s each run gives the server's CPU time a request (user +
+# system of all its threads, from /proc), the steadier figure when other
+# work shares the cores. Records and logs go to a temporary folder on
+# disk, as in service. Needs wrk and curl.
 set -euo pipefail
 
 secs=${1:-10}
@@ -66,14 +69,17 @@ start_full() {
 
 start_full full
 full=$(address_in "$work/full.err")
+full_pid=${pids[-1]}
 # The same stack without its two INFO lines a request, to show what the
 # request logs cost apart from the rest.
 start_full quiet MAESTRA_LOG_LEVEL=WARNING
 quiet=$(address_in "$work/quiet.err")
+quiet_pid=${pids[-1]}
 
 "$target/release/examples/bare_server" 127.0.0.1:0 2>"$work/bare.err" &
 pids+=($!)
 bare=$(address_in "$work/bare.err")
+bare_pid=${pids[-1]}
 
 cat >"$work/chat.lua" <<'LUA'
 wrk.method = "POST"
@@ -83,7 +89,7 @@ wrk.body = '{"message":"What should I work on next? I have three open ' ..
   '"surface_id":"windsurf","conversation_id":"conv_2025-12-28_jh_abc12345"}'
 LUA
 
-# Checks that both servers give the same kind of answer before timing.
+# Checks that every server gives the same kind of answer before timing.
 for addr in "$full" "$quiet" "$bare"; do
     curl -sf "http://$addr/health" | grep -q '"status":"ok"'
     curl -sf -X POST -H 'Content-Type: application/json' \
@@ -91,24 +97,36 @@ for addr in "$full" "$quiet" "$bare"; do
         "http://$addr/api/maestra/chat" | grep -q '"reply"'
 done
 
-# Prints the requests per second of one wrk run. A run with any answer
-# other than 2xx measured a refusal path, not the case: it stops the
-# script rather than give a figure.
-rps() {
-    local url=$1; shift
-    local out
+# CPU time (user + system, all threads) of process $1, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+
+# Prints "REQUESTS_PER_S CPU_US_PER_REQUEST" of one wrk run against the
+# server with pid $1. CPU per request counts the server's own work
+# only, so it moves less than requests/s when other work shares the
+# cores. A run with any answer other than 2xx measured a refusal path,
+# not the case: it stops the script rather than give a figure.
+measure() {
+    local pid=$1 url=$2; shift 2
+    local out before after
+    before=$(cpu_ticks "$pid")
     out=$(wrk -t"$threads" -c"$conns" -d"${secs}s" "$@" "$url")
+    after=$(cpu_ticks "$pid")
     if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
         echo "server.sh: $url gave errors or non-2xx answers:" >&2
         echo "$out" >&2
         exit 1
     fi
-    awk '/^Requests\/sec:/ { print $2 }' <<<"$out"
+    awk -v cpu=$((after - before)) -v us="$tick_us" '
+        /requests in/ { n = $1 }
+        /^Requests\/sec:/ { r = $2 }
+        END { printf "%s %.2f\n", r, cpu * us / n }' <<<"$out"
 }
 
-declare -A sum
+declare -A rps cpu
 for key in health_bare health_full chat_bare chat_full chat_quiet; do
-    sum[$key]=0
+    rps[$key]=0
+    cpu[$key]=0
 done
 for round in $(seq 1 "$rounds"); do
     for case in health chat; do
@@ -116,38 +134,63 @@ for round in $(seq 1 "$rounds"); do
         [ "$case" = chat ] && sides="bare full quiet"
         for side in $sides; do
             case $side in
-                bare) addr=$bare ;;
-                full) addr=$full ;;
-                quiet) addr=$quiet ;;
+                bare) addr=$bare pid=$bare_pid ;;
+                full) addr=$full pid=$full_pid ;;
+                quiet) addr=$quiet pid=$quiet_pid ;;
             esac
             if [ "$case" = health ]; then
-                r=$(rps "http://$addr/health")
+                m=$(measure "$pid" "http://$addr/health")
             else
-                r=$(rps "http://$addr/api/maestra/chat" -s "$work/chat.lua")
+                m=$(measure "$pid" "http://$addr/api/maestra/chat" \
+                    -s "$work/chat.lua")
             fi
-            echo "round $round $case $side: $r requests/s" >&2
-            sum[${case}_$side]=$(awk -v a="${sum[${case}_$side]}" -v b="$r" \
-                'BEGIN { print a + b }')
+            read -r r c <<<"$m"
+            echo "round $round $case $side: $r requests/s," \
+                "$c us CPU a request" >&2
+            key=${case}_$side
+            rps[$key]=$(awk -v a="${rps[$key]}" -v b="$r" 'BEGIN { print a + b }')
+            cpu[$key]=$(awk -v a="${cpu[$key]}" -v b="$c" 'BEGIN { print a + b }')
         done
     done
 done
 
-avg() { awk -v s="${sum[$1]}" -v n="$rounds" 'BEGIN { printf "%.0f", s / n }'; }
-hb=$(avg health_bare); hf=$(avg health_full)
-cb=$(avg chat_bare); cf=$(avg chat_full); cq=$(avg chat_quiet)
-lines=$(wc -l <"$work/full/metrics/maestra_metrics.jsonl")
+# Averages over the rounds: requests/s, then CPU us a request.
+avg_rps() { awk -v s="${rps[$1]}" -v n="$rounds" 'BEGIN { printf "%.0f", s / n }'; }
+avg_cpu() { awk -v s="${cpu[$1]}" -v n="$rounds" 'BEGIN { printf "%.2f", s / n }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+row() {
+    local label=$1 bare=$2 other=$3
+    printf '%-34s %12s %12s %8s\n' "$label" "$bare" "$other" \
+        "$(ratio "$other" "$bare")"
+}
 
+lines=$(wc -l <"$work/full/metrics/maestra_metrics.jsonl")
 echo
 echo "wrk -t$threads -c$conns -d${secs}s, $rounds round(s), $(nproc) CPUs," \
     "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-34s %12s %12s %8s\n' case bare full ratio
-printf '%-34s %12s %12s %8s\n' "GET /health (requests/s)" "$hb" "$hf" \
-    "$(awk -v a="$hf" -v b="$hb" 'BEGIN { printf "%.2f", a / b }')"
-printf '%-34s %12s %12s %8s\n' "POST /api/maestra/chat (requests/s)" \
-    "$cb" "$cf" "$(awk -v a="$cf" -v b="$cb" 'BEGIN { printf "%.2f", a / b }')"
+row "GET /health (requests/s)" "$(avg_rps health_bare)" \
+    "$(avg_rps health_full)"
+row "GET /health (us CPU a request)" "$(avg_cpu health_bare)" \
+    "$(avg_cpu health_full)"
+row "POST /api/maestra/chat (requests/s)" "$(avg_rps chat_bare)" \
+    "$(avg_rps chat_full)"
+row "chat (us CPU a request)" "$(avg_cpu chat_bare)" "$(avg_cpu chat_full)"
+row "chat, logs at WARNING (requests/s)" "$(avg_rps chat_bare)" \
+    "$(avg_rps chat_quiet)"
+row "chat, logs at WARNING (us CPU)" "$(avg_cpu chat_bare)" \
+    "$(avg_cpu chat_quiet)"
 echo "chat: the observability stack costs" \
-    "$(awk -v a="$cf" -v b="$cb" 'BEGIN { printf "%.1f", (1 - a / b) * 100 }')%" \
-    "of the requests/s; $lines records written by the full server"
-echo "chat with the stack but logs at WARNING (no request lines): $cq" \
-    "requests/s, $(awk -v a="$cq" -v b="$cb" \
-    'BEGIN { printf "%.1f", (1 - a / b) * 100 }')% below bare"
+    "$(awk -v a="$(avg_rps chat_full)" -v b="$(avg_rps chat_bare)" \
+        'BEGIN { printf "%.1f", (1 - a / b) * 100 }')% of the requests/s" \
+    "($(awk -v a="$(avg_rps chat_quiet)" -v b="$(avg_rps chat_bare)" \
+        'BEGIN { printf "%.1f", (1 - a / b) * 100 }')% with logs at" \
+    "WARNING); $lines records written by the full server"
+# Where the full server's CPU went over the whole run (health and chat),
+# by thread name: the request threads, and the log and record writers.
+echo "full server CPU by thread:"
+for task in "/proc/$full_pid/task"/*; do
+    echo "$(tr ' ' _ <"$task/comm") $(awk '{ print $14 + $15 }' "$task/stat")"
+done | awk '{ s[$1] += $2; all += $2 }
+    END { for (k in s) printf "  %-18s %5.1f%%\n", k, 100 * s[k] / all }' \
+    | sort

@@ -11,7 +11,9 @@
 //! line shows each library's own labelled lookup for comparison.
 //! `Aggregator::record` does more than the peers: it also touches the
 //! conversation table, the rolling window and the UTC day's spend, and
-//! reads the clock.
+//! reads the clock. `metrics_core, own per thread` is the control of the
+//! two-thread cases: each thread records into an aggregator of its own,
+//! sharing nothing, so its two-thread cost shows what the machine adds.
 //!
 //! `cargo bench -p maestra-benches --bench record -- --warm-up-time 1
 //! --measurement-time 3`
@@ -69,6 +71,7 @@ fn record(c: &mut Criterion) {
     let metrics_crate = MetricsCrate::install();
     let peers: Vec<(&str, Box<dyn Recorder>)> = vec![
         ("metrics_core", Box::new(Aggregator::default())),
+        ("metrics_core, own per thread", Box::new(OwnAggregator)),
         ("metrics", Box::new(metrics_crate)),
         ("prometheus", Box::new(TikvPrometheus::new())),
         ("prometheus_client", Box::new(PromClient::new())),
