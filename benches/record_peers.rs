@@ -67,13 +67,26 @@ pub struct MetricsCrate {
 }
 
 impl MetricsCrate {
-    /// Installs the exporter as the global recorder and registers the
-    /// handles; call once per process.
+    /// Installs the exporter as the global recorder, starts its upkeep
+    /// and registers the handles; call once per process.
+    ///
+    /// `install_recorder` leaves upkeep to the caller: without it the
+    /// exporter keeps every histogram sample, so its memory grows with
+    /// each call and the page faults of that growth would be timed as
+    /// part of `metrics`. A thread runs upkeep every 5 s, the exporter's
+    /// default upkeep interval.
     pub fn install() -> Self {
-        metrics_exporter_prometheus::PrometheusBuilder::new()
+        let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
             .set_buckets(&BUCKETS)
             .unwrap()
             .install_recorder()
+            .unwrap();
+        std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || loop {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                handle.run_upkeep();
+            })
             .unwrap();
         let by_surface = surfaces()
             .into_iter()
