@@ -214,6 +214,15 @@ async fn overflow_drops_and_counts() {
         "{outcome:?}"
     );
 
+    // The thread hands the drops' events to the callback once the
+    // request it was stuck in returns, just after `first` resolves:
+    // wait for all six (the first's outcome and five drops).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while events.lock().unwrap().len() < 6
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let events = events.lock().unwrap();
     let dropped = |want: DropReason| {
         events
