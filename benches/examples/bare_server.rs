@@ -75,8 +75,8 @@ async fn handle(
     Ok(resp)
 }
 
-/// The same document as the server's healthy `/health`, written by hand
-/// as the server writes it.
+/// The same document as the server's healthy `/health`, written without
+/// serde as the server's is.
 fn health(started: &Instant) -> Response<Full<Bytes>> {
     let body = format!(
         "{{\"status\":\"ok\",\"service\":\"maestra-backend\",\
