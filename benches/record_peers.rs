@@ -56,6 +56,32 @@ impl Recorder for OwnAggregator {
     }
 }
 
+/// `Aggregator::record` of the same request with its conversation id
+/// taken away, which leaves the conversation table out. Beside
+/// `metrics_core` it measures what that table costs a call: the peers
+/// keep no such table.
+pub struct WithoutConversation {
+    aggregator: Aggregator,
+    request: RequestRecord,
+}
+
+impl WithoutConversation {
+    /// Records `request`, less its conversation id, on every call.
+    pub fn new(request: &RequestRecord) -> Self {
+        let mut request = request.clone();
+        request.conversation_id = None;
+        WithoutConversation { aggregator: Aggregator::default(), request }
+    }
+}
+
+impl Recorder for WithoutConversation {
+    /// Records the request given to `new`; `_r` is that request with
+    /// its conversation id.
+    fn record(&self, _r: &RequestRecord) {
+        self.aggregator.record(std::hint::black_box(&self.request));
+    }
+}
+
 /// The `metrics` facade with handles registered once.
 pub struct MetricsCrate {
     requests: metrics::Counter,

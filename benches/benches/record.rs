@@ -14,6 +14,8 @@
 //! reads the clock. `metrics_core, own per thread` is the control of the
 //! two-thread cases: each thread records into an aggregator of its own,
 //! sharing nothing, so its two-thread cost shows what the machine adds.
+//! `metrics_core, no conversation` records the request without its
+//! conversation id, which shows what the conversation table costs.
 //!
 //! `cargo bench -p maestra-benches --bench record -- --warm-up-time 1
 //! --measurement-time 3`
@@ -72,6 +74,10 @@ fn record(c: &mut Criterion) {
     let peers: Vec<(&str, Box<dyn Recorder>)> = vec![
         ("metrics_core", Box::new(Aggregator::default())),
         ("metrics_core, own per thread", Box::new(OwnAggregator)),
+        (
+            "metrics_core, no conversation",
+            Box::new(WithoutConversation::new(&r)),
+        ),
         ("metrics", Box::new(metrics_crate)),
         ("prometheus", Box::new(TikvPrometheus::new())),
         ("prometheus_client", Box::new(PromClient::new())),
